@@ -1,0 +1,1 @@
+"""Models arrive with the affiliates issue; see ../shared/DESIGN.md."""

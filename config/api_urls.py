@@ -1,0 +1,8 @@
+"""Everything under /api/v1/, one include per app."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("accounts.api.urls")),
+    path("", include("shop.api.urls")),
+]

@@ -1,0 +1,1 @@
+"""Models arrive with the gifting issue; see ../shared/DESIGN.md."""

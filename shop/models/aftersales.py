@@ -1,0 +1,58 @@
+"""After-sales (售后) requests: refund only, or return and refund, on one order line."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class AfterSalesRequest(models.Model):
+    class Kind(models.TextChoices):
+        REFUND_ONLY = "refund_only", _("refund only")
+        RETURN_REFUND = "return_refund", _("return and refund")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("open")
+        APPROVED = "approved", _("approved, refunding")
+        REJECTED = "rejected", _("rejected")
+        REFUNDED = "refunded", _("refunded")
+        WITHDRAWN = "withdrawn", _("withdrawn")
+
+    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, related_name="after_sales")
+    line = models.ForeignKey("shop.OrderLine", on_delete=models.PROTECT, related_name="after_sales")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    amount_fen = models.BigIntegerField(_("refund amount (fen)"))
+    reason = models.CharField(_("reason"), max_length=300)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    restock = models.BooleanField(_("return stock"), default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("after-sales request")
+        verbose_name_plural = _("after-sales requests")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="after_sales_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount_fen__gt=0), name="after_sales_amount_positive"),
+            # One open request per line at a time.
+            models.UniqueConstraint(
+                fields=["line"],
+                condition=Q(status__in=["open", "approved"]),
+                name="one_open_after_sales_per_line",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number} / {self.get_kind_display()}"
+
+
+class AfterSalesPhoto(models.Model):
+    request = models.ForeignKey(AfterSalesRequest, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to="after-sales/%Y/%m/")

@@ -1,0 +1,150 @@
+"""Orders, their lines (snapshots taken at ordering) and the event log of every change."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class OrderQuerySet(models.QuerySet):
+    def awaiting_payment(self):
+        return self.filter(status=Order.Status.PENDING_PAYMENT)
+
+    def for_buyer(self, user):
+        return self.filter(buyer=user)
+
+    def for_shops_of(self, user):
+        if user.is_superuser:
+            return self
+        return self.filter(shop__memberships__user=user)
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("pending payment")
+        PAID = "paid", _("paid")
+        SHIPPED = "shipped", _("shipped")
+        RECEIVED = "received", _("received")
+        COMPLETED = "completed", _("completed")
+        CANCELLED = "cancelled", _("cancelled")
+
+    class Kind(models.TextChoices):
+        STANDARD = "standard", _("standard")
+        # Orders another app creates on the shop's rails (gifting): no address at payment time.
+        GIFT = "gift", _("gift")
+        GIFT_CLAIM = "gift_claim", _("gift claim")
+
+    number = models.CharField(_("order number"), max_length=32, unique=True)
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    shop = models.ForeignKey("shop.Shop", on_delete=models.PROTECT, related_name="orders")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STANDARD)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT
+    )
+    # Orders placed together from one cart share a checkout id (one per shop, like WeChat).
+    checkout_id = models.UUIDField(db_index=True, null=True, blank=True)
+
+    items_fen = models.BigIntegerField(_("items (fen)"))
+    shipping_fen = models.BigIntegerField(_("shipping (fen)"), default=0)
+    total_fen = models.BigIntegerField(_("total (fen)"))
+    refunded_fen = models.BigIntegerField(_("refunded (fen)"), default=0)
+
+    # Address snapshot: later edits to the buyer's address book do not move a placed order.
+    recipient_name = models.CharField(max_length=40, blank=True)
+    recipient_phone = models.CharField(max_length=11, blank=True)
+    province = models.CharField(max_length=40, blank=True)
+    city = models.CharField(max_length=40, blank=True)
+    district = models.CharField(max_length=40, blank=True)
+    address_detail = models.CharField(max_length=200, blank=True)
+    note = models.CharField(_("note to the shop"), max_length=200, blank=True)
+
+    carrier = models.CharField(_("carrier"), max_length=40, blank=True)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    payment_deadline = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        indexes = [
+            models.Index(fields=["buyer", "status", "-created_at"], name="order_buyer_idx"),
+            models.Index(fields=["shop", "status", "-created_at"], name="order_shop_idx"),
+            models.Index(
+                fields=["payment_deadline"],
+                condition=Q(status="pending_payment"),
+                name="order_unpaid_deadline_idx",
+            ),
+            models.Index(fields=["shipped_at"], condition=Q(status="shipped"), name="order_shipped_idx"),
+            models.Index(fields=["received_at"], condition=Q(status="received"), name="order_received_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_fen__gte=0), name="order_total_non_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_fen__gte=0) & Q(refunded_fen__lte=models.F("total_fen")),
+                name="order_refund_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def address_one_line(self) -> str:
+        return f"{self.province}{self.city}{self.district}{self.address_detail}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    sku = models.ForeignKey("shop.SKU", null=True, on_delete=models.SET_NULL, related_name="+")
+    product = models.ForeignKey("shop.Product", null=True, on_delete=models.SET_NULL, related_name="+")
+    # Snapshots taken when the order was placed.
+    title = models.CharField(max_length=120)
+    spec_label = models.CharField(max_length=120, blank=True)
+    image_url = models.CharField(max_length=300, blank=True)
+    unit_price_fen = models.BigIntegerField()
+    quantity = models.PositiveIntegerField()
+    total_fen = models.BigIntegerField()
+    refunded_quantity = models.PositiveIntegerField(default=0)
+    refunded_fen = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(refunded_quantity__lte=models.F("quantity")), name="order_line_refund_qty_within"
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded_fen__lte=models.F("total_fen")), name="order_line_refund_within_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} {self.spec_label} × {self.quantity}"
+
+
+class OrderEvent(models.Model):
+    """One row for every change to an order: who, when, from which state to which."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=40)
+    from_status = models.CharField(max_length=20, blank=True)
+    to_status = models.CharField(max_length=20, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]

@@ -1,0 +1,76 @@
+"""Shared fixtures. Tests run on PostgreSQL and Redis only: the session stops at once, with a clear
+message, when either is unreachable or when the settings point anywhere else."""
+
+import pytest
+from django.conf import settings
+
+from tests.factories import UserFactory
+
+
+def _fail_fast_unless_services_are_up() -> None:
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        pytest.exit(
+            f"Tests run on PostgreSQL only, but DATABASE_URL gives {database['ENGINE']}. "
+            "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/weshop (the default).",
+            returncode=3,
+        )
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=database["HOST"] or "127.0.0.1",
+            port=database["PORT"] or 5432,
+            user=database["USER"],
+            password=database["PASSWORD"] or None,
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.Error as exc:
+        pytest.exit(
+            f"PostgreSQL is unreachable at {database['HOST']}:{database['PORT']}: {exc}", returncode=3
+        )
+
+    if not settings.REDIS_URL:
+        pytest.exit("Tests run on Redis only, but REDIS_URL is empty.", returncode=3)
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.exit(f"Redis is unreachable at {settings.REDIS_URL}: {exc}", returncode=3)
+
+
+def pytest_configure(config):
+    _fail_fast_unless_services_are_up()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_media(settings, tmp_path):
+    """Each test starts with an empty cache and its own media folder."""
+    from django.core.cache import cache
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return "correct-horse-battery-9"
+
+
+@pytest.fixture
+def shopper(db, password):
+    return UserFactory(nickname="小明", password=password)
+
+
+@pytest.fixture
+def other_shopper(db, password):
+    return UserFactory(nickname="小红", password=password)
+
+
+@pytest.fixture
+def operator(db, password):
+    return UserFactory(nickname="运营", is_staff=True, is_superuser=True, password=password)

@@ -74,3 +74,30 @@ def other_shopper(db, password):
 @pytest.fixture
 def operator(db, password):
     return UserFactory(nickname="运营", is_staff=True, is_superuser=True, password=password)
+
+
+@pytest.fixture
+def shop(db):
+    from tests.shop.factories import ShopFactory
+
+    return ShopFactory(name="甜品小店")
+
+
+@pytest.fixture
+def merchant(shop):
+    """The owner of `shop`: merchant staff who manages it in the admin."""
+    return shop.owner
+
+
+@pytest.fixture
+def other_shop(db):
+    from tests.shop.factories import ShopFactory
+
+    return ShopFactory(name="别家小店")
+
+
+@pytest.fixture
+def sku(shop):
+    from tests.shop.factories import ProductFactory, SKUFactory
+
+    return SKUFactory(product=ProductFactory(shop=shop, title="草莓蛋糕"), price_fen=12800, stock=20)

@@ -1,2 +1,7 @@
+"""/api/v1/ for the shop. Each area keeps its own list; this file only joins them."""
+
+from shop.api.catalog_urls import urlpatterns as catalog_urlpatterns
+from shop.api.order_urls import urlpatterns as order_urlpatterns
+
 app_name = "shop-api"
-urlpatterns: list = []
+urlpatterns = [*catalog_urlpatterns, *order_urlpatterns]

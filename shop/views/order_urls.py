@@ -1,0 +1,3 @@
+"""Cart, checkout, payment, order and after-sales pages, and the payment notification endpoints."""
+
+urlpatterns: list = []

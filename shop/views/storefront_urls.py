@@ -1,0 +1,3 @@
+"""Storefront pages: home, shop, category, product, search, likes."""
+
+urlpatterns: list = []

@@ -17,6 +17,10 @@ urlpatterns = [
     path("", include("shop.urls")),
 ]
 
+if not settings.WECHATPAY["MCHID"]:
+    # No merchant credentials: the local sandbox plays WeChat Pay's side (see shop/payments/sandbox/).
+    urlpatterns.insert(0, path("sandbox/wechatpay/", include("shop.payments.sandbox.urls")))
+
 if settings.DEBUG or not settings.REDIS_URL:
     # Local demo serves uploads itself; production puts them behind the web server or object storage.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

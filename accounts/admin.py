@@ -1,0 +1,99 @@
+"""Operator admin for people: users, addresses, friend requests, notifications. Superusers only.
+
+Merchant staff also sign in to the admin (is_staff) but must never see other people's data, so every
+screen here checks is_superuser rather than relying on Django model permissions.
+"""
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Address, FriendRequest, Notification, User
+
+
+class OperatorsOnlyMixin:
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+class PhoneUserCreationForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("phone", "nickname")
+
+
+class PhoneUserChangeForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+class AddressInline(OperatorsOnlyMixin, admin.TabularInline):
+    model = Address
+    extra = 0
+    fields = ("recipient_name", "phone", "province", "city", "district", "detail", "is_default")
+
+
+@admin.register(User)
+class UserAdmin(OperatorsOnlyMixin, DjangoUserAdmin):
+    form = PhoneUserChangeForm
+    add_form = PhoneUserCreationForm
+    ordering = ("-date_joined",)
+    list_display = ("phone", "nickname", "email", "is_staff", "is_superuser", "is_active", "date_joined")
+    list_filter = ("is_staff", "is_superuser", "is_active")
+    search_fields = ("phone", "nickname", "email")
+    readonly_fields = ("last_login", "date_joined")
+    inlines = [AddressInline]
+    fieldsets = (
+        (None, {"fields": ("phone", "password")}),
+        (_("Profile"), {"fields": ("nickname", "email", "avatar")}),
+        (
+            _("Permissions"),
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("phone", "nickname", "password1", "password2")}),
+    )
+
+
+@admin.register(Address)
+class AddressAdmin(OperatorsOnlyMixin, admin.ModelAdmin):
+    list_display = ("recipient_name", "phone", "province", "city", "district", "user", "is_default")
+    list_select_related = ("user",)
+    search_fields = ("recipient_name", "phone", "user__phone")
+    raw_id_fields = ("user",)
+
+
+@admin.register(FriendRequest)
+class FriendRequestAdmin(OperatorsOnlyMixin, admin.ModelAdmin):
+    list_display = ("from_user", "to_user", "status", "created_at", "answered_at")
+    list_select_related = ("from_user", "to_user")
+    list_filter = ("status",)
+    search_fields = ("from_user__phone", "to_user__phone")
+    raw_id_fields = ("from_user", "to_user")
+
+
+@admin.register(Notification)
+class NotificationAdmin(OperatorsOnlyMixin, admin.ModelAdmin):
+    list_display = ("title", "user", "kind", "created_at", "read_at", "emailed_at")
+    list_select_related = ("user",)
+    list_filter = ("kind",)
+    search_fields = ("title", "key", "user__phone")
+    raw_id_fields = ("user",)
+    readonly_fields = ("key", "created_at", "read_at", "emailed_at")
+    date_hierarchy = "created_at"

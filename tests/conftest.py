@@ -101,3 +101,27 @@ def sku(shop):
     from tests.shop.factories import ProductFactory, SKUFactory
 
     return SKUFactory(product=ProductFactory(shop=shop, title="草莓蛋糕"), price_fen=12800, stock=20)
+
+
+# --- WeChat Pay sandbox (shop/payments/sandbox/; helpers in tests/shop/payments/servers.py) ----
+@pytest.fixture(scope="session")
+def _wechatpay_sandbox_server():
+    """Our own WSGI app on a free port, so the SDK reaches the sandbox over real HTTP."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    from tests.shop.payments.servers import BackgroundServer
+
+    server = BackgroundServer(WSGIHandler())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def wechatpay_sandbox(_wechatpay_sandbox_server, settings):
+    """The sandbox, set as this test's WeChat Pay gateway. `.confirm(prepay_id or out_trade_no,
+    deliver=False, force=False)` pays and returns the signed notification (headers, body);
+    `.refund_notification(out_refund_no)` completes a refund likewise. Its views never touch the
+    database, so it works in ordinary tests."""
+    from tests.shop.payments.servers import SandboxHandle
+
+    return SandboxHandle(_wechatpay_sandbox_server, settings)

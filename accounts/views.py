@@ -78,7 +78,8 @@ def register(request):
             messages.success(request, _("Welcome! Your account is ready."))
             return redirect(_safe_next(request, reverse("accounts:me")))
     status = 400 if form.errors else 200
-    return render(request, "accounts/register.html", {"form": form}, status=status)
+    context = {"form": form, "next": _safe_next(request, "")}
+    return render(request, "accounts/register.html", context, status=status)
 
 
 class LoginView(auth_views.LoginView):

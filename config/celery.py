@@ -1,6 +1,7 @@
 """The Celery app: settings come from Django's (CELERY_* names), tasks from every app's tasks.py."""
 
 import os
+from pathlib import Path
 
 from celery import Celery
 from celery.signals import worker_process_init
@@ -10,6 +11,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("weshop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_configure.connect
+def _make_filesystem_queue_folders(sender, **_kwargs):
+    # The local demo's file-system transport (no REDIS_URL) fails on folders that do not exist yet;
+    # web (producer), worker and beat all pass through here before the first message.
+    if not str(sender.conf.broker_url or "").startswith("filesystem://"):
+        return
+    options = sender.conf.broker_transport_options or {}
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if options.get(key):
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
 
 
 @worker_process_init.connect

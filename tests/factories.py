@@ -3,7 +3,7 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from accounts.models import Address
+from accounts.models import Address, FriendRequest, Notification
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -33,3 +33,22 @@ class AddressFactory(factory.django.DjangoModelFactory):
     district = "南山区"
     detail = "科技园科苑路 15 号"
     is_default = True
+
+
+class FriendRequestFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FriendRequest
+
+    from_user = factory.SubFactory(UserFactory)
+    to_user = factory.SubFactory(UserFactory)
+
+
+class NotificationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Notification
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"test:{n}")
+    kind = "test"
+    title = factory.Sequence(lambda n: f"通知 {n}")
+    body = "正文"

@@ -70,6 +70,9 @@ class UserAdmin(OperatorsOnlyMixin, DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("phone", "nickname", "password1", "password2")}),
     )
 
+    def get_inlines(self, request, obj):
+        return self.inlines if obj is not None else []  # addresses once the person exists
+
 
 @admin.register(Address)
 class AddressAdmin(OperatorsOnlyMixin, admin.ModelAdmin):

@@ -1,1 +1,353 @@
-"""Admin for orders, shipping and after-sales, scoped to the staff member's own shops."""
+"""Admin for orders, shipping and after-sales, scoped to the staff member's own shops.
+
+Orders are read-only here except through the services: "ship" (one order from its page, or many at
+once from the list through an intermediate form with a carrier and tracking number per order), and
+the after-sales queue's approve / approve-and-restock / reject (actions and buttons on the page).
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from config.exceptions import DomainError
+from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
+from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
+from shop.selectors.orders import managed_shop_ids
+from shop.services.aftersales import after_sales_approve, after_sales_reject
+from shop.services.orders import order_ship
+from shop.templatetags.money import format_fen
+
+register_shop_path(OrderEvent, "order__shop")
+register_shop_path(Payment, "order__shop")
+register_shop_path(Refund, "order__shop")
+register_shop_path(AfterSalesRequest, "order__shop")
+register_shop_path(AfterSalesPhoto, "request__order__shop")
+
+CARRIERS = ["顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "EMS", "极兔速递"]
+
+
+class ReadOnlyInline(ShopScopedAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields if f.name != "id"]
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    shop_path = "order__shop"
+    fields = ["title", "spec_label", "unit_price", "quantity", "total", "refunded_quantity", "refunded"]
+    readonly_fields = fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description=_("unit price"))
+    def unit_price(self, line):
+        return format_fen(line.unit_price_fen)
+
+    @admin.display(description=_("total"))
+    def total(self, line):
+        return format_fen(line.total_fen)
+
+    @admin.display(description=_("refunded"))
+    def refunded(self, line):
+        return format_fen(line.refunded_fen)
+
+
+class OrderEventInline(ReadOnlyInline):
+    model = OrderEvent
+    shop_path = "order__shop"
+    fields = ["created_at", "kind", "from_status", "to_status", "actor", "note"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class PaymentInline(ReadOnlyInline):
+    model = Payment
+    shop_path = "order__shop"
+    fields = ["out_trade_no", "transaction_id", "amount_fen", "status", "paid_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    shop_path = "order__shop"
+    fields = ["out_refund_no", "refund_id", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class ShipForm(forms.Form):
+    carrier = forms.CharField(label=_("carrier"), max_length=40)
+    tracking_number = forms.CharField(label=_("tracking number"), max_length=64)
+
+
+@admin.register(Order)
+class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "number",
+        "shop",
+        "buyer_display",
+        "status",
+        "total",
+        "recipient_phone",
+        "created_at",
+        "tracking",
+    ]
+    list_filter = ["status", "created_at", "paid_at", "shop"]
+    date_hierarchy = "created_at"
+    search_fields = ["=number", "recipient_phone", "buyer__phone", "tracking_number"]
+    list_select_related = ["shop", "buyer"]
+    actions = ["ship_orders"]
+    inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
+    change_form_template = "admin/shop/order/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
+        (_("Money"), {"fields": ["items_fen", "shipping_fen", "total_fen", "refunded_fen"]}),
+        (
+            _("Ship to"),
+            {
+                "fields": [
+                    "recipient_name",
+                    "recipient_phone",
+                    "province",
+                    "city",
+                    "district",
+                    "address_detail",
+                    "note",
+                ]
+            },
+        ),
+        (_("Shipping"), {"fields": ["carrier", "tracking_number"]}),
+        (
+            _("Times"),
+            {
+                "fields": [
+                    "created_at",
+                    "payment_deadline",
+                    "paid_at",
+                    "shipped_at",
+                    "received_at",
+                    "completed_at",
+                    "cancelled_at",
+                    "cancel_reason",
+                ]
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Order._meta.fields]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("buyer"))
+    def buyer_display(self, order):
+        return order.buyer.display_name
+
+    @admin.display(description=_("total"), ordering="total_fen")
+    def total(self, order):
+        return format_fen(order.total_fen)
+
+    @admin.display(description=_("tracking"))
+    def tracking(self, order):
+        return f"{order.carrier} {order.tracking_number}".strip()
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:order_id>/ship/", self.admin_site.admin_view(self.ship_one_view), name="shop_order_ship"
+            ),
+            *super().get_urls(),
+        ]
+
+    def _ship(self, request, orders, rows) -> tuple[int, list[str]]:
+        shipped, errors = 0, []
+        shop_ids = managed_shop_ids(request.user)
+        for order in orders:
+            carrier, tracking = rows.get(order.pk, ("", ""))
+            try:
+                order_ship(
+                    order_id=order.pk,
+                    actor=request.user,
+                    carrier=carrier,
+                    tracking_number=tracking,
+                    shop_ids=shop_ids,
+                )
+                shipped += 1
+            except DomainError as error:
+                errors.append(f"{order.number}: {error.message}")
+        return shipped, errors
+
+    def _ship_page(self, request, orders, *, action_form: bool):
+        rows = {}
+        if request.POST.get("apply"):
+            default_carrier = request.POST.get("carrier_all", "").strip()
+            for order in orders:
+                carrier = request.POST.get(f"carrier_{order.pk}", "").strip() or default_carrier
+                rows[order.pk] = (carrier, request.POST.get(f"tracking_{order.pk}", "").strip())
+            shipped, errors = self._ship(request, orders, rows)
+            if shipped:
+                self.message_user(
+                    request,
+                    ngettext("%(n)d order shipped.", "%(n)d orders shipped.", shipped) % {"n": shipped},
+                    messages.SUCCESS,
+                )
+            for error in errors:
+                self.message_user(request, error, messages.ERROR)
+            if not errors:
+                return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Ship orders"),
+            "opts": self.model._meta,
+            "orders": orders,
+            "rows": rows,
+            "carriers": CARRIERS,
+            "action_form": action_form,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/shop/order/ship.html", context)
+
+    @admin.action(description=_("Ship selected orders (enter tracking numbers)"))
+    def ship_orders(self, request, queryset):
+        orders = list(queryset.select_related("shop").order_by("pk"))
+        return self._ship_page(request, orders, action_form=True)
+
+    def ship_one_view(self, request, order_id: int):
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        if not self.has_change_permission(request, order):
+            return redirect("admin:index")
+        response = self._ship_page(request, [order], action_form=False) if request.method == "POST" else None
+        if response is None and request.method == "POST":
+            return redirect(reverse("admin:shop_order_change", args=[order.pk]))
+        return response or self._ship_page(request, [order], action_form=False)
+
+
+class AfterSalesPhotoInline(ReadOnlyInline):
+    model = AfterSalesPhoto
+    shop_path = "request__order__shop"
+    fields = ["preview"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["preview"]
+
+    @admin.display(description=_("photo"))
+    def preview(self, photo):
+        return format_html(
+            '<a href="{0}" target="_blank"><img src="{0}" style="max-height:160px"></a>', photo.image.url
+        )
+
+
+@admin.register(AfterSalesRequest)
+class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+    shop_path = "order__shop"
+    list_display = ["id", "order_link", "line", "kind", "quantity", "amount", "status", "created_at"]
+    list_filter = ["status", "kind", "created_at"]
+    search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
+    list_select_related = ["order", "line"]
+    ordering = ["status", "-created_at"]
+    actions = ["approve", "approve_and_restock", "reject"]
+    inlines = [AfterSalesPhotoInline]
+    change_form_template = "admin/shop/aftersalesrequest/change_form.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in AfterSalesRequest._meta.fields]
+
+    def has_add_permission(self, request, *args):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("order"), ordering="order__number")
+    def order_link(self, request_row):
+        url = reverse("admin:shop_order_change", args=[request_row.order_id])
+        return format_html('<a href="{}">{}</a>', url, request_row.order.number)
+
+    @admin.display(description=_("refund"), ordering="amount_fen")
+    def amount(self, request_row):
+        return format_fen(request_row.amount_fen)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:request_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="shop_aftersalesrequest_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _decide(self, request, ids, decision: str, note: str = "") -> None:
+        done, shop_ids = 0, managed_shop_ids(request.user)
+        for request_id in ids:
+            try:
+                if decision == "reject":
+                    after_sales_reject(
+                        request_id=request_id, actor=request.user, note=note, shop_ids=shop_ids
+                    )
+                else:
+                    after_sales_approve(
+                        request_id=request_id,
+                        actor=request.user,
+                        restock=decision == "approve_restock",
+                        note=note,
+                        shop_ids=shop_ids,
+                    )
+                done += 1
+            except DomainError as error:
+                self.message_user(request, f"#{request_id}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(
+                request,
+                ngettext("%(n)d request decided.", "%(n)d requests decided.", done) % {"n": done},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Approve and refund"))
+    def approve(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "approve")
+
+    @admin.action(description=_("Approve, refund and return the stock"))
+    def approve_and_restock(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "approve_restock")
+
+    @admin.action(description=_("Reject"))
+    def reject(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "reject")
+
+    def decide_view(self, request, request_id: int):
+        row = get_object_or_404(self.get_queryset(request), pk=request_id)
+        decision = request.POST.get("decision")
+        if request.method == "POST" and decision in {"approve", "approve_restock", "reject"}:
+            self._decide(request, [row.pk], decision, note=request.POST.get("decision_note", ""))
+        return redirect(reverse("admin:shop_aftersalesrequest_change", args=[row.pk]))

@@ -1,0 +1,238 @@
+"""Checkout: turn cart lines (or one "buy now" line) into orders, one per shop.
+
+Prices, titles, specs and images come from the SKU and product at this moment and are snapshotted
+onto the order lines; the client never sends a price. Stock is taken by conditional UPDATE in the same
+transaction, as its last statement, so the hot SKU row is locked only for the UPDATE and the commit.
+"""
+
+import logging
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from accounts.models import Address
+from config.exceptions import DomainError
+from shop import signals
+from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Product, ProductImage, Shop
+from shop.services.cart import MAX_LINE_QUANTITY
+from shop.services.locking import lock_one
+from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable
+from shop.services.stock import stock_take
+
+logger = logging.getLogger(__name__)
+
+
+def order_number_generate(now=None) -> str:
+    """20 digits: local time to the second, then 8 random digits.
+
+    Sortable by creation time, unique (with the database's unique constraint behind it) and not
+    guessable from a neighbour's number.
+    """
+    now = timezone.localtime(now or timezone.now())
+    return f"{now:%y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def product_thumbnail_url(product: Product) -> str:
+    """The URL of the product's first image thumbnail ('' without images). Generating a missing
+    thumbnail reads the image, so call it outside transactions."""
+    images = list(product.images.all())
+    if not images:
+        return ""
+    image = images[0]
+    try:
+        return image.thumbnail.url
+    except Exception:  # a missing or unreadable source image must not stop a checkout
+        logger.warning("thumbnail for product image %s unavailable", image.pk, exc_info=True)
+        try:
+            return image.image.url
+        except Exception:
+            return ""
+
+
+def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
+    merged: dict[int, int] = defaultdict(int)
+    for sku_id, quantity in items:
+        try:
+            sku_id, quantity = int(sku_id), int(quantity)
+        except (TypeError, ValueError):
+            raise InvalidQuantity(field="quantity") from None
+        if quantity < 1:
+            raise InvalidQuantity(field="quantity")
+        merged[sku_id] += quantity
+    if not merged:
+        raise EmptyCart()
+    if any(quantity > MAX_LINE_QUANTITY for quantity in merged.values()):
+        raise InvalidQuantity(field="quantity")
+    return dict(merged)
+
+
+def _purchasable_skus(sku_ids) -> dict[int, SKU]:
+    skus = {
+        sku.pk: sku
+        for sku in SKU.objects.select_related("product__shop")
+        .prefetch_related(
+            Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
+        )
+        .filter(pk__in=sku_ids)
+    }
+    for sku_id in sku_ids:
+        sku = skus.get(sku_id)
+        if (
+            sku is None
+            or not sku.is_active
+            or sku.product.status != Product.Status.ON_SALE
+            or sku.product.shop.status != Shop.Status.ACTIVE
+        ):
+            name = f"{sku.product.title} {sku.spec_label}".strip() if sku else ""
+            message = f"{NotPurchasable.default_message} ({name})" if name else None
+            raise NotPurchasable(message, field="sku_id")
+    return skus
+
+
+def checkout_place(
+    *,
+    buyer,
+    address_id,
+    items: Sequence[tuple[int, int]],
+    notes: Mapping[int, str] | None = None,
+    note: str = "",
+    checkout_id: uuid.UUID | str | None = None,
+    cart: Cart | None = None,
+    kind: str = Order.Kind.STANDARD,
+) -> list[Order]:
+    """Place one order per shop for `items` [(sku_id, quantity)], shipped to one of the buyer's
+    addresses, with an optional note per shop ({shop_id: note}; `note` for shops not named there).
+
+    All or nothing: an item not on sale (NotPurchasable), a bad quantity, no address (AddressRequired)
+    or too little stock (OutOfStock) refuses the whole checkout and changes nothing. On success the
+    items are removed from `cart` (when given) in the same transaction, and `order_placed` is sent on
+    commit for each order.
+
+    `checkout_id` is an idempotency key: placing again with the same key returns the orders already
+    placed under it (the buyer row is locked to serialise two submits of the same form). Locks: the
+    buyer (only with a key), then the SKUs in primary-key order (through stock_take).
+    """
+    quantities = _merge_items(items)
+    address = None
+    if kind == Order.Kind.STANDARD:
+        try:
+            address = Address.objects.filter(pk=int(address_id), user=buyer).first()
+        except (TypeError, ValueError):
+            address = None
+        if address is None:
+            raise AddressRequired(field="address_id")
+    if checkout_id is not None:
+        try:
+            checkout_id = uuid.UUID(str(checkout_id))
+        except ValueError:
+            raise DomainError("Invalid checkout id.", field="checkout_id") from None
+    skus = _purchasable_skus(quantities)
+    images = {sku.product_id: product_thumbnail_url(sku.product) for sku in skus.values()}
+    notes = {int(shop_id): (note or "").strip()[:200] for shop_id, note in (notes or {}).items()}
+
+    by_shop: dict[int, list[tuple[SKU, int]]] = defaultdict(list)
+    for sku_id in sorted(quantities):
+        sku = skus[sku_id]
+        by_shop[sku.product.shop_id].append((sku, quantities[sku_id]))
+
+    now = timezone.now()
+    deadline = now + settings.ORDER_PAYMENT_TIMEOUT
+    with transaction.atomic():
+        if checkout_id is not None:
+            lock_one(type(buyer).objects.filter(pk=buyer.pk).only("pk"))
+            existing = list(Order.objects.filter(buyer=buyer, checkout_id=checkout_id).order_by("pk"))
+            if existing:
+                return existing
+        else:
+            checkout_id = uuid.uuid4()
+        orders = []
+        for shop_id, shop_lines in by_shop.items():
+            items_fen = sum(sku.price_fen * quantity for sku, quantity in shop_lines)
+            order = Order(
+                number=order_number_generate(now),
+                buyer=buyer,
+                shop_id=shop_id,
+                kind=kind,
+                checkout_id=checkout_id,
+                items_fen=items_fen,
+                shipping_fen=0,
+                total_fen=items_fen,
+                note=notes.get(shop_id, note.strip()[:200]),
+                payment_deadline=deadline,
+            )
+            if address is not None:
+                order.recipient_name = address.recipient_name
+                order.recipient_phone = address.phone
+                order.province = address.province
+                order.city = address.city
+                order.district = address.district
+                order.address_detail = address.detail
+            orders.append(order)
+        Order.objects.bulk_create(orders)
+        lines = []
+        for order in orders:
+            for sku, quantity in by_shop[order.shop_id]:
+                lines.append(
+                    OrderLine(
+                        order=order,
+                        sku=sku,
+                        product_id=sku.product_id,
+                        title=sku.product.title,
+                        spec_label=sku.spec_label,
+                        image_url=images.get(sku.product_id, "")[:300],
+                        unit_price_fen=sku.price_fen,
+                        quantity=quantity,
+                        total_fen=sku.price_fen * quantity,
+                    )
+                )
+        OrderLine.objects.bulk_create(lines)
+        OrderEvent.objects.bulk_create(
+            [
+                OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)
+                for order in orders
+            ]
+        )
+        if cart is not None:
+            CartLine.objects.filter(cart=cart, sku_id__in=list(quantities)).delete()
+        # Last, so the SKU rows stay locked only for this statement and the commit.
+        stock_take(quantities=quantities)
+
+        def announce():
+            for order in orders:
+                signals.order_placed.send(sender=Order, order=order)
+
+        transaction.on_commit(announce)
+    return orders
+
+
+def checkout_from_cart(
+    *, buyer, cart: Cart, address_id, notes: Mapping[int, str] | None = None, checkout_id=None, sku_ids=None
+) -> list[Order]:
+    """Check out the cart's lines (or only those of `sku_ids`): see `checkout_place`."""
+    lines = CartLine.objects.filter(cart=cart)
+    if sku_ids is not None:
+        lines = lines.filter(sku_id__in=[int(s) for s in sku_ids if str(s).isdigit()])
+    items = list(lines.values_list("sku_id", "quantity"))
+    if not items:
+        raise EmptyCart()
+    return checkout_place(
+        buyer=buyer, address_id=address_id, items=items, notes=notes, checkout_id=checkout_id, cart=cart
+    )
+
+
+def checkout_buy_now(*, buyer, sku_id, quantity, address_id, note: str = "", checkout_id=None) -> Order:
+    """ "Buy now" from the product page: one order for one SKU, the cart untouched."""
+    orders = checkout_place(
+        buyer=buyer,
+        address_id=address_id,
+        items=[(sku_id, quantity)],
+        note=note,
+        checkout_id=checkout_id,
+    )
+    return orders[0]

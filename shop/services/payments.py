@@ -1,0 +1,350 @@
+"""Payments and refunds: the shop's side of the provider (WeChat Pay v3 or its sandbox).
+
+Rules kept here:
+- The payment notification is the only path to `paid` (`payment_notification_handle`). It is verified
+  by the provider (signature, timestamp, decryption), its amount must equal the payment's, and it is
+  idempotent by transaction id (unique (provider, transaction_id) backs it up).
+- A payment that arrives for an order already cancelled (or otherwise not awaiting payment) is
+  recorded and refunded automatically.
+- No database lock is held across a provider call: rows are written in one short transaction and
+  the provider is called after commit (prepay in the request, close and refund in Celery tasks with
+  retries). Refunds settle on the refund notification or on a synchronous SUCCESS.
+- Lock order: the order row first, then the payment or refund, then SKUs.
+"""
+
+import logging
+import secrets
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from shop import signals
+from shop.models import AfterSalesRequest, Order, OrderLine, Payment, Refund
+from shop.payments import get_payment_provider
+from shop.payments.base import (
+    InvalidNotification,
+    PaymentNotification,
+    PaymentRefused,
+    PrepayResult,
+    RefundNotification,
+    TransactionAlreadyPaid,
+    TransactionNotFound,
+)
+from shop.services.locking import lock_one
+from shop.services.order_errors import (
+    AmountMismatch,
+    InvalidTransition,
+    OrderNotFound,
+    PaymentExpired,
+    RefundExceedsPaid,
+    UnknownPayment,
+)
+from shop.services.orders import order_event_log, order_mark_paid, send_on_commit
+
+logger = logging.getLogger(__name__)
+
+REFUND_FINAL_FAILURES = {"CLOSED", "ABNORMAL"}
+
+
+def _trade_number(prefix: str) -> str:
+    # ≤ 32 characters as WeChat requires: prefix, local time to the second, 12 random hex digits.
+    return f"{prefix}{timezone.localtime():%y%m%d%H%M%S}{secrets.token_hex(6)}"
+
+
+# --- paying --------------------------------------------------------------------------------------
+
+
+def payment_start(*, order_id: int, buyer, client_ip: str, return_url: str) -> PrepayResult:
+    """Open (or reopen) the payment of an unpaid order at the provider; returns where to send the
+    buyer. The order must belong to `buyer` and await payment before its deadline.
+
+    One short transaction locks the order and reuses its open payment (or creates one); the
+    provider's prepay is called after commit, with no lock held. Prepay is idempotent per
+    out_trade_no, so calling this twice gives the same payment.
+    """
+    with transaction.atomic():
+        order = lock_one(Order.objects.filter(pk=order_id, buyer=buyer).select_related("shop"), of=("self",))
+        if order is None:
+            raise OrderNotFound()
+        if order.status != Order.Status.PENDING_PAYMENT:
+            raise InvalidTransition(_("This order is not awaiting payment."))
+        if order.payment_deadline <= timezone.now():
+            raise PaymentExpired()
+        payment = (
+            Payment.objects.filter(order=order, status=Payment.Status.CREATED, amount_fen=order.total_fen)
+            .order_by("-pk")
+            .first()
+        )
+        if payment is None:
+            payment = Payment.objects.create(
+                order=order,
+                provider=get_payment_provider().name,
+                out_trade_no=_trade_number("P"),
+                amount_fen=order.total_fen,
+            )
+    provider = get_payment_provider()
+    result = provider.prepay(
+        out_trade_no=payment.out_trade_no,
+        description=f"{order.shop.name} {order.number}",
+        amount_fen=payment.amount_fen,
+        client_ip=client_ip,
+        expires_at=order.payment_deadline,
+        return_url=return_url,
+    )
+    if result.prepay_id and payment.prepay_id != result.prepay_id:
+        Payment.objects.filter(pk=payment.pk).update(prepay_id=result.prepay_id[:64])
+    return result
+
+
+def payment_notification_handle(*, headers, body: bytes) -> Payment | None:
+    """Handle a payment notification POSTed by the provider. Raises InvalidNotification (tampered,
+    unsigned, stale), UnknownPayment or AmountMismatch, changing nothing; otherwise the payment is
+    recorded (see `payment_record_success`). Non-success states are acknowledged and ignored."""
+    notification = get_payment_provider().parse_payment_notification(headers=headers, body=body)
+    if not notification.succeeded:
+        logger.info("payment %s notified as %s", notification.out_trade_no, notification.trade_state)
+        return None
+    return payment_record_success(notification=notification)
+
+
+def payment_record_success(*, notification: PaymentNotification) -> Payment:
+    """Record a verified successful payment; the order becomes `paid` (the only path there).
+
+    Locks the order, then the payment. The same notification again (same transaction id) changes
+    nothing. The amount must equal the payment's. If the order no longer awaits payment (cancelled
+    in the meantime), the payment is kept and a full refund is started automatically.
+    """
+    found = (
+        Payment.objects.filter(out_trade_no=notification.out_trade_no).values_list("pk", "order_id").first()
+    )
+    if found is None:
+        raise UnknownPayment()
+    payment_id, order_id = found
+    with transaction.atomic():
+        order = lock_one(Order.objects.filter(pk=order_id))
+        payment = lock_one(Payment.objects.filter(pk=payment_id))
+        if notification.amount_fen != payment.amount_fen:
+            raise AmountMismatch(
+                _("Paid %(paid)s fen but the payment is for %(due)s fen.")
+                % {"paid": notification.amount_fen, "due": payment.amount_fen}
+            )
+        if payment.status == Payment.Status.SUCCEEDED:
+            if payment.transaction_id != notification.transaction_id:
+                logger.error(
+                    "payment %s already succeeded as %s; ignoring transaction %s",
+                    payment.out_trade_no,
+                    payment.transaction_id,
+                    notification.transaction_id,
+                )
+            return payment
+        payment.status = Payment.Status.SUCCEEDED
+        payment.transaction_id = notification.transaction_id
+        payment.paid_at = notification.success_time or timezone.now()
+        payment.payer_openid = notification.payer_openid[:128]
+        try:
+            with transaction.atomic():
+                payment.save(
+                    update_fields=["status", "provider", "transaction_id", "paid_at", "payer_openid"]
+                )
+        except IntegrityError:
+            raise InvalidNotification("This transaction id was already used by another payment.") from None
+        if order.status == Order.Status.PENDING_PAYMENT:
+            order_mark_paid(order=order, payment=payment)
+        else:
+            order_event_log(
+                order=order,
+                kind="paid_after_cancel",
+                from_status=order.status,
+                to_status=order.status,
+                note=_("Payment %(txn)s arrived after the order was %(status)s; refunding it.")
+                % {"txn": payment.transaction_id, "status": order.get_status_display()},
+            )
+            refund_create(
+                order=order, payment=payment, amount_fen=payment.amount_fen, reason=_("Order cancelled")
+            )
+    return payment
+
+
+def payment_close(*, payment_id: int) -> Payment | None:
+    """Close an unpaid payment at the provider after its order was cancelled (Celery task).
+
+    Called outside any transaction: the provider is asked first, then the row is marked closed if it
+    is still open. A payment the buyer paid meanwhile stays open; its notification records it and
+    refunds it. Closing twice is fine. Raises PaymentProviderError (retried) when unreachable.
+    """
+    payment = Payment.objects.filter(pk=payment_id).first()
+    if payment is None or payment.status != Payment.Status.CREATED:
+        return payment
+    try:
+        get_payment_provider().close(out_trade_no=payment.out_trade_no)
+    except TransactionNotFound:
+        pass  # never opened at the provider (prepay failed or never called): nothing to close
+    except TransactionAlreadyPaid:
+        logger.warning("payment %s was paid before it could be closed; awaiting its notification", payment)
+        return payment
+    Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATED).update(status=Payment.Status.CLOSED)
+    payment.refresh_from_db()
+    return payment
+
+
+# --- refunding -----------------------------------------------------------------------------------
+
+
+def refundable_fen(payment: Payment) -> int:
+    taken = sum(
+        Refund.objects.filter(
+            payment=payment, status__in=[Refund.Status.PROCESSING, Refund.Status.SUCCEEDED]
+        ).values_list("amount_fen", flat=True)
+    )
+    return payment.amount_fen - taken
+
+
+def refund_create(
+    *,
+    order: Order,
+    payment: Payment,
+    amount_fen: int,
+    reason: str,
+    after_sales: AfterSalesRequest | None = None,
+) -> Refund:
+    """Write a Refund of `amount_fen` against a succeeded payment, and submit it to the provider after
+    commit (task `submit_refund`, retried). The caller holds the order lock in its transaction.
+
+    Refuses (RefundExceedsPaid) a refund above what was paid and not already refunded or refunding.
+    """
+    assert transaction.get_connection().in_atomic_block, "refund_create needs the caller's transaction"
+    payment = lock_one(Payment.objects.filter(pk=payment.pk))
+    if payment.status != Payment.Status.SUCCEEDED:
+        raise RefundExceedsPaid(_("This order has no completed payment to refund."))
+    amount_fen = int(amount_fen)
+    if amount_fen <= 0 or amount_fen > refundable_fen(payment):
+        raise RefundExceedsPaid(field="amount_fen")
+    refund = Refund.objects.create(
+        order=order,
+        payment=payment,
+        after_sales=after_sales,
+        out_refund_no=_trade_number("R"),
+        amount_fen=amount_fen,
+        reason=(reason or "")[:80],
+    )
+    order_event_log(order=order, kind="refund_requested", note=f"{refund.out_refund_no} {amount_fen}")
+    from shop.tasks import submit_refund
+
+    transaction.on_commit(lambda: submit_refund.delay(refund.pk))
+    return refund
+
+
+def refund_submit(*, refund_id: int) -> Refund | None:
+    """Ask the provider for a processing refund (Celery task), outside any transaction.
+
+    Idempotent per out_refund_no at the provider; a refund already settled or failed is left alone.
+    A refusal marks it failed; SUCCESS settles it now; otherwise the refund notification settles it.
+    Raises PaymentProviderError when the provider is unreachable (the task retries).
+    """
+    refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
+    if refund is None or refund.status != Refund.Status.PROCESSING:
+        return refund
+    try:
+        result = get_payment_provider().refund(
+            out_trade_no=refund.payment.out_trade_no,
+            out_refund_no=refund.out_refund_no,
+            amount_fen=refund.amount_fen,
+            total_fen=refund.payment.amount_fen,
+            reason=refund.reason,
+        )
+    except PaymentRefused as exc:
+        return refund_mark_failed(out_refund_no=refund.out_refund_no, note=str(exc))
+    Refund.objects.filter(pk=refund.pk, refund_id__isnull=True).update(refund_id=result.refund_id[:64])
+    if result.status == "SUCCESS":
+        return refund_settle(
+            out_refund_no=refund.out_refund_no, refund_id=result.refund_id, amount_fen=refund.amount_fen
+        )
+    if result.status in REFUND_FINAL_FAILURES:
+        return refund_mark_failed(out_refund_no=refund.out_refund_no, note=result.status)
+    refund.refresh_from_db()
+    return refund
+
+
+def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
+    """Handle a refund notification: verified by the provider, then settled or marked failed."""
+    notification: RefundNotification = get_payment_provider().parse_refund_notification(
+        headers=headers, body=body
+    )
+    if notification.succeeded:
+        return refund_settle(
+            out_refund_no=notification.out_refund_no,
+            refund_id=notification.refund_id,
+            amount_fen=notification.amount_fen,
+            succeeded_at=notification.success_time,
+        )
+    if notification.refund_status in REFUND_FINAL_FAILURES:
+        return refund_mark_failed(out_refund_no=notification.out_refund_no, note=notification.refund_status)
+    return Refund.objects.filter(out_refund_no=notification.out_refund_no).first()
+
+
+def refund_settle(
+    *, out_refund_no: str, refund_id: str, amount_fen: int, succeeded_at: datetime | None = None
+) -> Refund:
+    """Mark a refund succeeded and move the money on the order and its lines; sends order_refunded.
+
+    Locks the order, then the refund. Settling twice changes nothing. The amount must equal the
+    refund's (AmountMismatch otherwise). An after-sales refund credits its line and closes the request;
+    a whole-order refund (paid after cancel) credits every line in full.
+    """
+    found = Refund.objects.filter(out_refund_no=out_refund_no).values_list("pk", "order_id").first()
+    if found is None:
+        raise UnknownPayment()
+    pk, order_id = found
+    with transaction.atomic():
+        order = lock_one(Order.objects.filter(pk=order_id))
+        refund = lock_one(Refund.objects.filter(pk=pk))
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        if int(amount_fen) != refund.amount_fen:
+            raise AmountMismatch()
+        refund.status = Refund.Status.SUCCEEDED
+        refund.refund_id = refund.refund_id or refund_id[:64]
+        refund.succeeded_at = succeeded_at or timezone.now()
+        refund.save(update_fields=["status", "refund_id", "succeeded_at"])
+        order.refunded_fen = min(order.total_fen, order.refunded_fen + refund.amount_fen)
+        order.save(update_fields=["refunded_fen"])
+        if refund.after_sales_id:
+            request = AfterSalesRequest.objects.select_related("line").get(pk=refund.after_sales_id)
+            line = request.line
+            line.refunded_quantity = min(line.quantity, line.refunded_quantity + request.quantity)
+            line.refunded_fen = min(line.total_fen, line.refunded_fen + refund.amount_fen)
+            line.save(update_fields=["refunded_quantity", "refunded_fen"])
+            AfterSalesRequest.objects.filter(pk=request.pk).update(status=AfterSalesRequest.Status.REFUNDED)
+        elif order.refunded_fen >= order.total_fen:
+            for line in OrderLine.objects.filter(order=order):
+                line.refunded_quantity, line.refunded_fen = line.quantity, line.total_fen
+                line.save(update_fields=["refunded_quantity", "refunded_fen"])
+        order_event_log(
+            order=order,
+            kind="refunded",
+            from_status=order.status,
+            to_status=order.status,
+            note=f"{refund.out_refund_no} {refund.amount_fen}",
+        )
+        send_on_commit(signals.order_refunded, order=order, refund=refund)
+    return refund
+
+
+def refund_mark_failed(*, out_refund_no: str, note: str = "") -> Refund | None:
+    """The provider refused or closed the refund: mark it failed (once) and log it on the order.
+    The amount becomes refundable again; an after-sales request stays approved for a retry."""
+    found = Refund.objects.filter(out_refund_no=out_refund_no).values_list("pk", "order_id").first()
+    if found is None:
+        raise UnknownPayment()
+    pk, order_id = found
+    with transaction.atomic():
+        order = lock_one(Order.objects.filter(pk=order_id))
+        refund = lock_one(Refund.objects.filter(pk=pk))
+        if refund.status != Refund.Status.PROCESSING:
+            return refund
+        refund.status = Refund.Status.FAILED
+        refund.save(update_fields=["status"])
+        order_event_log(order=order, kind="refund_failed", note=f"{out_refund_no} {note}"[:300])
+    return refund

@@ -1,0 +1,63 @@
+"""Stock moves. Stock only ever changes here, by conditional UPDATE, inside the caller's transaction.
+
+`stock_take` is the oversell guard: `stock = stock - n WHERE stock >= n`. The CheckConstraint
+stock >= 0 on SKU is the database's last word behind it.
+"""
+
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.db.models import Case, F, Q, When
+
+from shop.models import SKU
+from shop.services.locking import lock_ordered
+from shop.services.order_errors import OutOfStock
+
+
+def stock_take(*, quantities: Mapping[int, int]) -> None:
+    """Take `quantities` ({sku_id: n}) from stock, all or nothing. Raises OutOfStock naming the SKU.
+
+    Must run inside the transaction that creates the order, so a rollback returns the stock.
+    One SKU: a single conditional UPDATE (its row lock is the only lock). Several SKUs: the rows are
+    first locked in primary-key order through `lock_ordered` (no deadlock between two carts sharing
+    SKUs), checked, then taken with one conditional UPDATE.
+    """
+    quantities = {sku_id: n for sku_id, n in quantities.items() if n}
+    if not quantities:
+        return
+    if len(quantities) == 1:
+        ((sku_id, n),) = quantities.items()
+        taken = SKU.objects.filter(pk=sku_id, stock__gte=n).update(stock=F("stock") - n)
+        if taken != 1:
+            raise OutOfStock(field=f"sku_{sku_id}")
+        return
+    locked = lock_ordered(SKU.objects.filter(pk__in=quantities).only("pk", "stock"))
+    stock_by_id = {sku.pk: sku.stock for sku in locked}
+    for sku_id, n in sorted(quantities.items()):
+        if stock_by_id.get(sku_id, 0) < n:
+            raise OutOfStock(field=f"sku_{sku_id}")
+    condition = Q()
+    for sku_id, n in quantities.items():
+        condition |= Q(pk=sku_id, stock__gte=n)
+    taken = SKU.objects.filter(condition).update(
+        stock=F("stock") - Case(*(When(pk=sku_id, then=n) for sku_id, n in quantities.items()))
+    )
+    if taken != len(quantities):  # cannot happen under the locks; kept as the rule's own check
+        raise OutOfStock()
+
+
+def stock_return(*, quantities: Mapping[int, int]) -> None:
+    """Put `quantities` ({sku_id: n}) back, inside the caller's transaction (cancel, return).
+
+    SKUs deleted since ordering are skipped. Rows are locked in primary-key order first when there
+    are several, for the same reason as in `stock_take`.
+    """
+    quantities = {sku_id: n for sku_id, n in quantities.items() if sku_id and n > 0}
+    if not quantities:
+        return
+    assert transaction.get_connection().in_atomic_block, "stock_return needs the caller's transaction"
+    if len(quantities) > 1:
+        lock_ordered(SKU.objects.filter(pk__in=quantities).only("pk"))
+    SKU.objects.filter(pk__in=quantities).update(
+        stock=F("stock") + Case(*(When(pk=sku_id, then=n) for sku_id, n in quantities.items()))
+    )

@@ -91,7 +91,7 @@ def generate_credentials() -> SandboxCredentials:
     platform_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     mchid = "19" + "".join(secrets.choice(string.digits) for _ in range(8))
     # A merchant API certificate serial is 40 hex digits; x509 serials must stay below 2**159.
-    serial = secrets.randbits(156) | (1 << 155)
+    serial = secrets.randbits(159) | (1 << 156)
     now = dt.datetime.now(dt.UTC)
     subject = x509.Name(
         [

@@ -121,7 +121,7 @@ class WeChatPayProvider:
             appid=appid,
             apiv3_key=apiv3_key,
             notify_url=notify_url,
-            logger=logger,
+            # No SDK logger: at DEBUG it would log decrypted notifications (payer openids).
             timeout=REQUEST_TIMEOUT,
             public_key=public_key_pem,
             public_key_id=public_key_id,

@@ -410,3 +410,40 @@ def test_an_unreachable_gateway_is_a_clear_503(wechatpay_sandbox):
         prepay(get_payment_provider())
     assert unavailable.value.status_code == 503
     assert unavailable.value.code == "payment_provider_unavailable"
+
+
+def test_racing_confirmations_pay_once_with_one_transaction_id(provider, wechatpay_sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    result = prepay(provider)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: state.transaction_confirm(result.prepay_id), range(8)))
+
+    assert len({transaction["transaction_id"] for transaction, _ in outcomes}) == 1
+    assert sum(newly_paid for _, newly_paid in outcomes) == 1
+
+
+def test_racing_refunds_never_exceed_what_was_paid(provider, wechatpay_sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    result = prepay(provider)
+    wechatpay_sandbox.confirm(result.prepay_id)
+
+    def ask(number):
+        try:
+            return provider.refund(
+                out_trade_no="WS20260101000001",
+                out_refund_no=f"RF{number}",
+                amount_fen=3000,
+                total_fen=12800,
+                reason="",
+            )
+        except PaymentRefused:
+            return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(ask, range(8)))
+
+    accepted = [answer for answer in answers if answer is not None]
+    assert len(accepted) == 4  # 4 x 30.00 fits in 128.00, a fifth does not
+    assert wechatpay_sandbox.transaction(result.prepay_id)["refunded_fen"] == 12000

@@ -23,3 +23,17 @@ def yuan(amount_fen):
 def yuan_plain(amount_fen):
     """{{ sku.price_fen|yuan_plain }} -> 128.00 (no symbol, for inputs and data attributes)."""
     return format_fen(amount_fen, symbol=False).replace(",", "")
+
+
+def parse_yuan(text) -> int:
+    """ "12.5" -> 1250 fen, for forms where people type yuan. Raises ValueError for anything that is
+    not a non-negative amount with at most two decimals."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        amount = Decimal(str(text).strip())
+    except InvalidOperation:
+        raise ValueError(text) from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValueError(text)
+    return int(amount * 100)

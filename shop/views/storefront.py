@@ -1,0 +1,274 @@
+"""Storefront pages: home (categories, feed, 朋友♡), shop, category, product, 搜一搜 search, likes.
+
+Pages that look the same to every signed-out visitor (home, shop, category and product pages) are
+cached whole in Redis per language, with a placeholder where each visitor's CSRF token goes; the
+placeholder is swapped for the visitor's own token on the way out. Catalog changes drop these
+caches (shop.services.catalog.catalog_cache_invalidate). Signed-in visitors get pages rendered for
+them, from the same selectors, in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from django import forms
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from config.exceptions import DomainError
+from shop.models import Category, Product, Shop
+from shop.selectors import catalog as selectors
+from shop.services import catalog as services
+from shop.templatetags.money import parse_yuan
+
+PAGE_SIZE = 20
+CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
+
+
+# --- Whole-page cache for signed-out visitors -----------------------------------------------
+
+
+def _same_for_every_visitor(request) -> bool:
+    """True when nothing on the page depends on who is asking: a GET from a signed-out visitor with
+    no flash messages waiting. (Reading the session costs nothing when there is no session cookie.)"""
+    return (
+        request.method == "GET"
+        and not request.user.is_authenticated
+        and "messages" not in request.COOKIES
+        and not request.session.get("_messages")
+    )
+
+
+def _render_shared(request, *, key: str | None, template: str, build_context) -> HttpResponse:
+    """Render `template`, from the cache when the page is the same for every visitor."""
+    if key is None or not _same_for_every_visitor(request):
+        return render(request, template, build_context())
+    html = cache.get(key)
+    if html is None:
+        context = build_context()
+        context["csrf_token"] = CSRF_PLACEHOLDER
+        html = render_to_string(template, context, request)
+        cache.set(key, html, settings.CATALOG_CACHE_SECONDS)
+    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+
+
+def _page_number(request) -> int | None:
+    """The ?page= number if it is the only parameter besides `sort` and is a plain number, else None
+    (such requests are rendered without the cache)."""
+    if set(request.GET) - {"page"}:
+        return None
+    raw = request.GET.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else None
+
+
+def _cards_context(request, page) -> dict:
+    products = list(page.object_list)
+    liked = selectors.liked_product_ids(user=request.user, product_ids=[p.pk for p in products])
+    for product in products:
+        product.cover = selectors.product_cover(product)
+        product.liked = product.pk in liked
+    return {"products": products, "page_obj": page}
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+
+def home(request):
+    page_number = _page_number(request)
+    key = (
+        selectors.list_page_cache_key(name="home", language=get_language(), parts=(page_number,))
+        if page_number
+        else None
+    )
+
+    def build():
+        page = Paginator(selectors.product_feed(), PAGE_SIZE).get_page(request.GET.get("page"))
+        friends = selectors.friends_liked_products(user=request.user, limit=8)
+        for product in friends:
+            product.cover = selectors.product_cover(product)
+        return {
+            "categories": selectors.category_tree(),
+            "friends_liked": friends,
+            **_cards_context(request, page),
+        }
+
+    return _render_shared(request, key=key, template="shop/storefront/home.html", build_context=build)
+
+
+def shop_detail(request, slug: str):
+    page_number = _page_number(request)
+    key = (
+        selectors.list_page_cache_key(name="shop", language=get_language(), parts=(slug, page_number))
+        if page_number
+        else None
+    )
+
+    def build():
+        shop = selectors.shop_visible_or_none(slug=slug)
+        if shop is None:
+            raise Http404
+        queryset = selectors.product_cards(Product.objects.on_sale().filter(shop=shop)).order_by(
+            "-sales_count", "-id"
+        )
+        page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+        return {"shop": shop, **_cards_context(request, page)}
+
+    return _render_shared(request, key=key, template="shop/storefront/shop.html", build_context=build)
+
+
+def category_detail(request, slug: str):
+    page_number = _page_number(request)
+    key = (
+        selectors.list_page_cache_key(name="category", language=get_language(), parts=(slug, page_number))
+        if page_number
+        else None
+    )
+
+    def build():
+        category = get_object_or_404(Category.objects.select_related("parent"), slug=slug)
+        filters = selectors.ProductFilters(category=category, order=selectors.SearchOrder.NEWEST)
+        page = Paginator(selectors.product_search(filters), PAGE_SIZE).get_page(request.GET.get("page"))
+        top = category.parent or category
+        return {
+            "category": category,
+            "top_category": top,
+            "subcategories": list(top.children.all()),
+            **_cards_context(request, page),
+        }
+
+    return _render_shared(request, key=key, template="shop/storefront/category.html", build_context=build)
+
+
+def product_detail(request, pk: int):
+    key = selectors.product_detail_cache_key(pk, get_language()) if not request.GET else None
+
+    def build():
+        product = selectors.product_visible_or_none(product_id=pk)
+        if product is None:
+            raise Http404
+        picker = selectors.sku_picker_data(product)
+        low, high = selectors.price_range(product)
+        liked = bool(selectors.liked_product_ids(user=request.user, product_ids=[product.pk]))
+        return {
+            "product": product,
+            "images": list(product.images.all()),
+            "dimensions": picker["dimensions"],
+            "skus": picker["skus"],
+            "picker": picker,
+            "picker_text": {
+                "choose": gettext("请选择规格"),
+                "soldOut": gettext("已售罄"),
+                "stock": gettext("库存"),
+                "inStock": gettext("有货"),
+            },
+            "price_low": low,
+            "price_high": high,
+            "in_stock": any(sku["stock"] > 0 for sku in picker["skus"]),
+            "liked": liked,
+        }
+
+    return _render_shared(request, key=key, template="shop/storefront/product.html", build_context=build)
+
+
+@require_POST
+def product_like(request, pk: int):
+    """♡ or un-♡ (action=unlike) a product, then go back. Signed-out visitors are sent to sign in."""
+    product = get_object_or_404(Product.objects.on_sale(), pk=pk)
+    back = request.POST.get("next") or f"/products/{pk}/"
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = f"/products/{pk}/"
+    if not request.user.is_authenticated:
+        return redirect(f"/accounts/login/?next={quote(back)}")
+    try:
+        if request.POST.get("action") == "unlike":
+            services.product_unlike(user=request.user, product=product)
+        else:
+            services.product_like(user=request.user, product=product)
+    except DomainError as error:
+        from django.contrib import messages
+
+        messages.error(request, error.message)
+    return redirect(back)
+
+
+# --- Search -----------------------------------------------------------------------------------
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("搜一搜"), max_length=60, required=False)
+    category = forms.ModelChoiceField(
+        label=_("Category"), queryset=Category.objects.all(), to_field_name="slug", required=False
+    )
+    shop = forms.ModelChoiceField(
+        label=_("Shop"), queryset=Shop.objects.active(), to_field_name="slug", required=False
+    )
+    price_min = forms.CharField(label=_("Lowest price (yuan)"), required=False, max_length=12)
+    price_max = forms.CharField(label=_("Highest price (yuan)"), required=False, max_length=12)
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[
+            (selectors.SearchOrder.RELEVANCE, _("Relevance")),
+            (selectors.SearchOrder.SALES, _("Sales")),
+            (selectors.SearchOrder.PRICE_ASC, _("Price ↑")),
+            (selectors.SearchOrder.PRICE_DESC, _("Price ↓")),
+            (selectors.SearchOrder.NEWEST, _("Newest")),
+        ],
+    )
+    page = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def _clean_price(self, name):
+        raw = self.cleaned_data.get(name)
+        if not raw:
+            return None
+        try:
+            return parse_yuan(raw)
+        except ValueError:
+            raise forms.ValidationError(_("Enter an amount in yuan, such as 99 or 99.5.")) from None
+
+    def clean_price_min(self):
+        return self._clean_price("price_min")
+
+    def clean_price_max(self):
+        return self._clean_price("price_max")
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("price_min"), cleaned.get("price_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("price_max", _("The highest price is below the lowest."))
+        return cleaned
+
+
+def search(request):
+    """搜一搜: search with filters, sorting and pagination. Bad filters re-show the form (400)."""
+    form = SearchForm(request.GET or None)
+    context = {"form": form, "products": [], "searched": False, "categories": selectors.category_tree()}
+    if not request.GET:
+        return render(request, "shop/storefront/search.html", context)
+    if not form.is_valid():
+        return render(request, "shop/storefront/search.html", context, status=400)
+    data = form.cleaned_data
+    filters = selectors.ProductFilters(
+        query=data["q"] or "",
+        category=data["category"],
+        shop=data["shop"],
+        price_min_fen=data["price_min"],
+        price_max_fen=data["price_max"],
+        order=data["sort"] or selectors.SearchOrder.RELEVANCE,
+    )
+    page = Paginator(selectors.product_search(filters), PAGE_SIZE).get_page(data["page"])
+    query_without_page = request.GET.copy()
+    query_without_page.pop("page", None)
+    context.update(_cards_context(request, page))
+    context.update({"searched": True, "query_string": query_without_page.urlencode()})
+    return render(request, "shop/storefront/search.html", context)

@@ -231,3 +231,11 @@ def test_answered_request_shows_a_message_not_an_error_page(client, shopper, oth
     assert [m.level_tag for m in response.context["messages"]] == ["error"]
     client.force_login(shopper)  # the sender cannot answer their own request
     assert client.post(reverse("accounts:friend-accept", args=[request.pk])).status_code == 404
+
+
+def test_pages_are_chinese_by_default_and_english_on_request(client):
+    chinese = client.get(reverse("accounts:login")).content.decode()
+    assert "登录" in chinese and "手机号" in chinese
+    client.cookies["django_language"] = "en"
+    english = client.get(reverse("accounts:login")).content.decode()
+    assert "Sign in" in english and "Phone number" in english

@@ -15,3 +15,7 @@ def merge_anonymous_cart(sender, request, user, **kwargs):
     cart_id = request.session.pop(SESSION_CART_ID, None)
     if cart_id:
         cart_merge(anonymous_cart_id=cart_id, user=user)
+
+
+# The catalog's receivers (cached storefront pages follow order events) live with its services.
+from shop.services import catalog as _catalog_receivers  # noqa: E402, F401

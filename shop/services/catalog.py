@@ -24,10 +24,12 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
+from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError, Forbidden
+from shop import signals
 from shop.models import (
     SKU,
     Category,
@@ -717,3 +719,19 @@ def product_unlike(*, user, product: Product) -> bool:
             Product.objects.filter(pk=product.pk, like_count__gt=0).update(like_count=F("like_count") - 1)
             catalog_cache_invalidate(product_ids=[product.pk])
     return bool(deleted)
+
+
+# --- Orders move stock and sales: the pages showing them follow ------------------------------
+
+
+@receiver(signals.order_placed, dispatch_uid="catalog-cache-order-placed")
+@receiver(signals.order_paid, dispatch_uid="catalog-cache-order-paid")
+@receiver(signals.order_cancelled, dispatch_uid="catalog-cache-order-cancelled")
+@receiver(signals.order_refunded, dispatch_uid="catalog-cache-order-refunded")
+def catalog_cache_follows_orders(sender, order, **kwargs):
+    """Orders take and return stock and add sales: drop the cached pages of the products involved.
+
+    Code that changes stock outside an order event calls catalog_cache_invalidate itself.
+    """
+    product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
+    catalog_cache_invalidate(product_ids=product_ids)

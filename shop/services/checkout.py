@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -145,7 +146,7 @@ def checkout_place(
     deadline = now + settings.ORDER_PAYMENT_TIMEOUT
     with transaction.atomic():
         if checkout_id is not None:
-            lock_one(type(buyer).objects.filter(pk=buyer.pk).only("pk"))
+            lock_one(get_user_model().objects.filter(pk=buyer.pk).only("pk"))
             existing = list(Order.objects.filter(buyer=buyer, checkout_id=checkout_id).order_by("pk"))
             if existing:
                 return existing

@@ -210,3 +210,15 @@ def test_notifications_paginated_counted_and_marked(
 
 def test_page_size_above_limit_is_400(as_shopper):
     assert as_shopper.get(url("notifications") + "?page_size=1000").status_code == 400
+
+
+def test_friend_lists_query_counts_do_not_grow(as_shopper, shopper, django_assert_max_num_queries):
+    for _ in range(6):
+        services.friendship_create(user=shopper, friend=UserFactory())
+        services.friend_request_send(from_user=UserFactory(), phone=shopper.phone)
+        services.friend_request_send(from_user=shopper, phone=UserFactory().phone)
+    with django_assert_max_num_queries(2):
+        body = as_shopper.get(url("friend-requests")).json()
+    assert len(body["incoming"]) == 6 and len(body["outgoing"]) == 6
+    with django_assert_max_num_queries(1):
+        assert len(as_shopper.get(url("friends")).json()) == 6

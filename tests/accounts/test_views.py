@@ -239,3 +239,20 @@ def test_pages_are_chinese_by_default_and_english_on_request(client):
     client.cookies["django_language"] = "en"
     english = client.get(reverse("accounts:login")).content.decode()
     assert "Sign in" in english and "Phone number" in english
+
+
+def test_friends_and_addresses_pages_query_counts_do_not_grow(client, shopper, django_assert_max_num_queries):
+    for _ in range(6):
+        friend = UserFactory()
+        services.friendship_create(user=shopper, friend=friend)
+        services.friend_request_send(from_user=UserFactory(), phone=shopper.phone)
+        services.friend_request_send(from_user=shopper, phone=UserFactory().phone)
+        AddressFactory(user=shopper, is_default=False)
+    client.force_login(shopper)
+    with django_assert_max_num_queries(9):
+        page = client.get(reverse("accounts:friends"))
+    assert page.content.decode().count('data-testid="friend"') == 6
+    assert page.content.decode().count('data-testid="incoming-request"') == 6
+    with django_assert_max_num_queries(7):
+        page = client.get(reverse("accounts:addresses"))
+    assert page.content.decode().count('data-testid="address"') == 6

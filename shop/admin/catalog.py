@@ -485,6 +485,8 @@ class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         product = form.instance
+        for formset in formsets:  # what the admin's change message reads; services did the saving
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         by_model = {formset.model: formset for formset in formsets}
         if ProductImage in by_model:
             self._save_images(product, by_model[ProductImage])

@@ -205,6 +205,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Order flow: several models have a "status" or "kind"; name each enum after its model.
+        "OrderStatusEnum": "shop.models.orders.Order.Status",
+        "OrderKindEnum": "shop.models.orders.Order.Kind",
+        "AfterSalesStatusEnum": "shop.models.aftersales.AfterSalesRequest.Status",
+        "AfterSalesKindEnum": "shop.models.aftersales.AfterSalesRequest.Kind",
+        "RefundStatusEnum": "shop.models.payments.Refund.Status",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------

@@ -95,7 +95,9 @@ def order_for_buyer(*, user, number: str) -> Order | None:
 
 
 def orders_for_merchant(*, user, status: str | None = None) -> QuerySet:
-    queryset = Order.objects.for_shops_of(user).distinct() if not user.is_superuser else Order.objects.all()
+    queryset = Order.objects.all()
+    if not user.is_superuser:
+        queryset = queryset.filter(shop__in=Shop.objects.managed_by(user))
     if status:
         queryset = queryset.filter(status=status)
     return _with_lines(queryset).order_by("-created_at", "-id")
@@ -113,7 +115,7 @@ def after_sales_for_buyer(*, user) -> QuerySet:
 def after_sales_for_merchant(*, user, status: str | None = None) -> QuerySet:
     queryset = AfterSalesRequest.objects.all()
     if not user.is_superuser:
-        queryset = queryset.filter(order__shop__memberships__user=user)
+        queryset = queryset.filter(order__shop__in=Shop.objects.managed_by(user))
     if status:
         queryset = queryset.filter(status=status)
     return queryset.select_related("order", "line").prefetch_related("photos").order_by("-created_at", "-id")

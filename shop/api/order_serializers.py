@@ -1,0 +1,271 @@
+"""Serializers of the order API: small input serializers per operation, output shapes shared.
+Money is integer fen everywhere; the client never sends a price."""
+
+from rest_framework import serializers
+
+from shop.models import AfterSalesRequest, CartLine, Order, OrderEvent, OrderLine, Refund
+
+# --- cart ---------------------------------------------------------------------------------------
+
+
+class CartLineOutputSerializer(serializers.ModelSerializer):
+    sku_id = serializers.IntegerField()
+    product_id = serializers.IntegerField(source="sku.product_id")
+    shop_id = serializers.IntegerField(source="sku.product.shop_id")
+    title = serializers.CharField(source="sku.product.title")
+    spec_label = serializers.CharField(source="sku.spec_label")
+    unit_price_fen = serializers.IntegerField(source="sku.price_fen")
+    line_total_fen = serializers.IntegerField()
+    stock = serializers.IntegerField(source="sku.stock")
+    on_sale = serializers.BooleanField()
+
+    class Meta:
+        model = CartLine
+        fields = [
+            "sku_id",
+            "product_id",
+            "shop_id",
+            "title",
+            "spec_label",
+            "unit_price_fen",
+            "quantity",
+            "line_total_fen",
+            "stock",
+            "on_sale",
+        ]
+
+
+class CartShopSerializer(serializers.Serializer):
+    shop_id = serializers.IntegerField(source="shop.pk")
+    shop_name = serializers.CharField(source="shop.name")
+    subtotal_fen = serializers.IntegerField()
+    lines = CartLineOutputSerializer(many=True)
+
+
+class CartOutputSerializer(serializers.Serializer):
+    shops = CartShopSerializer(many=True)
+    total_fen = serializers.IntegerField()
+
+
+class CartAddInputSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=99, default=1)
+
+
+class CartQuantityInputSerializer(serializers.Serializer):
+    quantity = serializers.IntegerField(min_value=0, max_value=99)
+
+
+# --- checkout -----------------------------------------------------------------------------------
+
+
+class CheckoutInputSerializer(serializers.Serializer):
+    address_id = serializers.IntegerField(min_value=1)
+    notes = serializers.DictField(
+        child=serializers.CharField(max_length=200, allow_blank=True),
+        required=False,
+        default=dict,
+        help_text="A note per shop: {shop_id: note}.",
+    )
+    checkout_id = serializers.UUIDField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Idempotency key: the same key again returns the orders already placed.",
+    )
+    sku_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Check out only these cart lines (default: the whole cart).",
+    )
+
+    def validate_notes(self, notes):
+        try:
+            return {int(shop_id): note for shop_id, note in notes.items()}
+        except ValueError:
+            raise serializers.ValidationError("Keys must be shop ids.") from None
+
+
+class BuyNowInputSerializer(serializers.Serializer):
+    sku_id = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=99, default=1)
+    address_id = serializers.IntegerField(min_value=1)
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    checkout_id = serializers.UUIDField(required=False, allow_null=True, default=None)
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+
+class OrderLineOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderLine
+        fields = [
+            "id",
+            "sku_id",
+            "product_id",
+            "title",
+            "spec_label",
+            "image_url",
+            "unit_price_fen",
+            "quantity",
+            "total_fen",
+            "refunded_quantity",
+            "refunded_fen",
+        ]
+
+
+class OrderOutputSerializer(serializers.ModelSerializer):
+    shop_id = serializers.IntegerField()
+    shop_name = serializers.CharField(source="shop.name")
+    lines = OrderLineOutputSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "number",
+            "shop_id",
+            "shop_name",
+            "status",
+            "kind",
+            "checkout_id",
+            "items_fen",
+            "shipping_fen",
+            "total_fen",
+            "refunded_fen",
+            "note",
+            "carrier",
+            "tracking_number",
+            "created_at",
+            "payment_deadline",
+            "paid_at",
+            "shipped_at",
+            "received_at",
+            "completed_at",
+            "cancelled_at",
+            "cancel_reason",
+            "lines",
+        ]
+
+
+class OrderEventOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "from_status", "to_status", "note", "created_at"]
+
+
+class AfterSalesOutputSerializer(serializers.ModelSerializer):
+    order_number = serializers.CharField(source="order.number")
+    line_title = serializers.CharField(source="line.title")
+    photos = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AfterSalesRequest
+        fields = [
+            "id",
+            "order_number",
+            "line_id",
+            "line_title",
+            "kind",
+            "quantity",
+            "amount_fen",
+            "reason",
+            "status",
+            "restock",
+            "decision_note",
+            "decided_at",
+            "created_at",
+            "photos",
+        ]
+
+    def get_photos(self, obj) -> list[str]:
+        return [photo.image.url for photo in obj.photos.all()]
+
+
+class RefundOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Refund
+        fields = ["out_refund_no", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+
+
+class OrderDetailOutputSerializer(OrderOutputSerializer):
+    recipient_name = serializers.CharField()
+    recipient_phone = serializers.CharField()
+    address = serializers.CharField(source="address_one_line")
+    events = OrderEventOutputSerializer(many=True)
+    after_sales = AfterSalesOutputSerializer(many=True)
+    refunds = RefundOutputSerializer(many=True)
+
+    class Meta(OrderOutputSerializer.Meta):
+        fields = [
+            *OrderOutputSerializer.Meta.fields,
+            "recipient_name",
+            "recipient_phone",
+            "address",
+            "events",
+            "after_sales",
+            "refunds",
+        ]
+
+
+class MerchantOrderOutputSerializer(OrderOutputSerializer):
+    buyer_id = serializers.IntegerField()
+    recipient_name = serializers.CharField()
+    recipient_phone = serializers.CharField()
+    address = serializers.CharField(source="address_one_line")
+
+    class Meta(OrderOutputSerializer.Meta):
+        fields = [
+            *OrderOutputSerializer.Meta.fields,
+            "buyer_id",
+            "recipient_name",
+            "recipient_phone",
+            "address",
+        ]
+
+
+class PaymentStartOutputSerializer(serializers.Serializer):
+    pay_url = serializers.URLField()
+    prepay_id = serializers.CharField()
+
+
+class ShipInputSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40)
+    tracking_number = serializers.CharField(max_length=64)
+
+
+class BulkShipItemSerializer(ShipInputSerializer):
+    number = serializers.CharField(max_length=32)
+
+
+class BulkShipInputSerializer(serializers.Serializer):
+    items = BulkShipItemSerializer(many=True, allow_empty=False, max_length=200)
+
+
+class BulkShipResultSerializer(serializers.Serializer):
+    number = serializers.CharField()
+    shipped = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+
+
+# --- after-sales --------------------------------------------------------------------------------
+
+
+class AfterSalesCreateInputSerializer(serializers.Serializer):
+    order_number = serializers.CharField(max_length=32)
+    line_id = serializers.IntegerField(min_value=1)
+    kind = serializers.ChoiceField(choices=AfterSalesRequest.Kind.choices)
+    quantity = serializers.IntegerField(min_value=1, max_value=99)
+    reason = serializers.CharField(max_length=300)
+    photos = serializers.ListField(child=serializers.FileField(), required=False, default=list, max_length=3)
+
+
+class AfterSalesApproveInputSerializer(serializers.Serializer):
+    restock = serializers.BooleanField(default=False)
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class AfterSalesRejectInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")

@@ -25,6 +25,24 @@ TAB_LABELS = {
 }
 
 
+EVENT_LABELS = {
+    "placed": gettext_lazy("Order placed"),
+    "paid": gettext_lazy("Paid"),
+    "paid_after_cancel": gettext_lazy("Payment arrived after cancellation"),
+    "cancelled": gettext_lazy("Cancelled"),
+    "shipped": gettext_lazy("Shipped"),
+    "received": gettext_lazy("Received"),
+    "completed": gettext_lazy("Completed"),
+    "refund_requested": gettext_lazy("Refund started"),
+    "refunded": gettext_lazy("Refunded"),
+    "refund_failed": gettext_lazy("Refund failed"),
+    "after_sales_requested": gettext_lazy("After-sales requested"),
+    "after_sales_approved": gettext_lazy("After-sales approved"),
+    "after_sales_rejected": gettext_lazy("After-sales declined"),
+    "after_sales_withdrawn": gettext_lazy("After-sales withdrawn"),
+}
+
+
 def _tab_labels():
     return [(key, TAB_LABELS[key]) for key in BUYER_ORDER_TABS]
 
@@ -58,6 +76,8 @@ def order_detail(request, number: str):
         line.can_request_after_sales = (
             can_request and line.pk not in open_lines and line.refunded_quantity < line.quantity
         )
+    for event in order.events.all():
+        event.label = EVENT_LABELS.get(event.kind, event.kind)
     return render(request, "shop/orders/detail.html", {"order": order})
 
 

@@ -3,7 +3,7 @@ Money is integer fen everywhere; the client never sends a price."""
 
 from rest_framework import serializers
 
-from shop.models import AfterSalesRequest, CartLine, Order, OrderEvent, OrderLine, Refund
+from shop.models import AfterSalesRequest, CartLine, Order, OrderEvent, Refund
 
 # --- cart ---------------------------------------------------------------------------------------
 
@@ -99,55 +99,45 @@ class BuyNowInputSerializer(serializers.Serializer):
 # --- orders -------------------------------------------------------------------------------------
 
 
-class OrderLineOutputSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = OrderLine
-        fields = [
-            "id",
-            "sku_id",
-            "product_id",
-            "title",
-            "spec_label",
-            "image_url",
-            "unit_price_fen",
-            "quantity",
-            "total_fen",
-            "refunded_quantity",
-            "refunded_fen",
-        ]
+class OrderLineOutputSerializer(serializers.Serializer):
+    # Plain serializers (not ModelSerializer) for the hot checkout answer: no per-request field
+    # introspection of the model.
+    id = serializers.IntegerField()
+    sku_id = serializers.IntegerField(allow_null=True)
+    product_id = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField()
+    spec_label = serializers.CharField()
+    image_url = serializers.CharField()
+    unit_price_fen = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    total_fen = serializers.IntegerField()
+    refunded_quantity = serializers.IntegerField()
+    refunded_fen = serializers.IntegerField()
 
 
-class OrderOutputSerializer(serializers.ModelSerializer):
+class OrderOutputSerializer(serializers.Serializer):
+    number = serializers.CharField()
     shop_id = serializers.IntegerField()
     shop_name = serializers.CharField(source="shop.name")
+    status = serializers.ChoiceField(choices=Order.Status.choices)
+    kind = serializers.ChoiceField(choices=Order.Kind.choices)
+    checkout_id = serializers.UUIDField(allow_null=True)
+    items_fen = serializers.IntegerField()
+    shipping_fen = serializers.IntegerField()
+    total_fen = serializers.IntegerField()
+    refunded_fen = serializers.IntegerField()
+    note = serializers.CharField()
+    carrier = serializers.CharField()
+    tracking_number = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    payment_deadline = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    received_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    cancel_reason = serializers.CharField()
     lines = OrderLineOutputSerializer(many=True)
-
-    class Meta:
-        model = Order
-        fields = [
-            "number",
-            "shop_id",
-            "shop_name",
-            "status",
-            "kind",
-            "checkout_id",
-            "items_fen",
-            "shipping_fen",
-            "total_fen",
-            "refunded_fen",
-            "note",
-            "carrier",
-            "tracking_number",
-            "created_at",
-            "payment_deadline",
-            "paid_at",
-            "shipped_at",
-            "received_at",
-            "completed_at",
-            "cancelled_at",
-            "cancel_reason",
-            "lines",
-        ]
 
 
 class OrderEventOutputSerializer(serializers.ModelSerializer):
@@ -198,32 +188,12 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
     after_sales = AfterSalesOutputSerializer(many=True)
     refunds = RefundOutputSerializer(many=True)
 
-    class Meta(OrderOutputSerializer.Meta):
-        fields = [
-            *OrderOutputSerializer.Meta.fields,
-            "recipient_name",
-            "recipient_phone",
-            "address",
-            "events",
-            "after_sales",
-            "refunds",
-        ]
-
 
 class MerchantOrderOutputSerializer(OrderOutputSerializer):
     buyer_id = serializers.IntegerField()
     recipient_name = serializers.CharField()
     recipient_phone = serializers.CharField()
     address = serializers.CharField(source="address_one_line")
-
-    class Meta(OrderOutputSerializer.Meta):
-        fields = [
-            *OrderOutputSerializer.Meta.fields,
-            "buyer_id",
-            "recipient_name",
-            "recipient_phone",
-            "address",
-        ]
 
 
 class PaymentStartOutputSerializer(serializers.Serializer):

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import Address
@@ -41,15 +41,20 @@ def order_number_generate(now=None) -> str:
 
 def product_thumbnail_url(product: Product) -> str:
     """The URL of the product's first image thumbnail ('' without images). Generating a missing
-    thumbnail reads the image, so call it outside transactions."""
-    images = list(product.images.all())
-    if not images:
-        return ""
-    image = images[0]
+    thumbnail reads the image, so call it outside transactions. Uses `first_image` when the query
+    annotated it (as checkout does), else the product's images."""
+    if hasattr(product, "first_image"):
+        if not product.first_image:
+            return ""
+        image = ProductImage(product=product, image=product.first_image)
+    else:
+        image = product.images.order_by("position", "id").first()
+        if image is None:
+            return ""
     try:
         return image.thumbnail.url
     except Exception:  # a missing or unreadable source image must not stop a checkout
-        logger.warning("thumbnail for product image %s unavailable", image.pk, exc_info=True)
+        logger.warning("thumbnail for product image %s unavailable", image.image.name, exc_info=True)
         try:
             return image.image.url
         except Exception:
@@ -74,14 +79,16 @@ def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
 
 
 def _purchasable_skus(sku_ids) -> dict[int, SKU]:
+    # One query: SKU, product, shop and the path of the product's first image.
+    first_image = ProductImage.objects.filter(product=OuterRef("product_id")).order_by("position", "id")
     skus = {
         sku.pk: sku
         for sku in SKU.objects.select_related("product__shop")
-        .prefetch_related(
-            Prefetch("product__images", queryset=ProductImage.objects.order_by("position", "id"))
-        )
+        .annotate(first_image=Subquery(first_image.values("image")[:1]))
         .filter(pk__in=sku_ids)
     }
+    for sku in skus.values():
+        sku.product.first_image = sku.first_image
     for sku_id in sku_ids:
         sku = skus.get(sku_id)
         if (
@@ -94,6 +101,15 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
             message = f"{NotPurchasable.default_message} ({name})" if name else None
             raise NotPurchasable(message, field="sku_id")
     return skus
+
+
+def _evaluated(order: Order, lines: list[OrderLine]):
+    """`order.lines` as an already evaluated queryset of the lines just written (any further
+    filtering on it still asks the database)."""
+    queryset = OrderLine.objects.filter(order=order)
+    queryset._result_cache = [line for line in lines if line.order is order]
+    queryset._prefetch_done = True
+    return queryset
 
 
 def checkout_place(
@@ -153,12 +169,13 @@ def checkout_place(
         else:
             checkout_id = uuid.uuid4()
         orders = []
+        shops = {sku.product.shop_id: sku.product.shop for sku in skus.values()}
         for shop_id, shop_lines in by_shop.items():
             items_fen = sum(sku.price_fen * quantity for sku, quantity in shop_lines)
             order = Order(
                 number=order_number_generate(now),
                 buyer=buyer,
-                shop_id=shop_id,
+                shop=shops[shop_id],
                 kind=kind,
                 checkout_id=checkout_id,
                 items_fen=items_fen,
@@ -193,6 +210,8 @@ def checkout_place(
                     )
                 )
         OrderLine.objects.bulk_create(lines)
+        for order in orders:  # callers render the answer from memory, without asking again
+            order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
         OrderEvent.objects.bulk_create(
             [
                 OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)

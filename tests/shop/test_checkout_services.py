@@ -171,3 +171,26 @@ def test_checkout_of_a_three_line_cart_stays_within_the_query_budget(django_asse
     # Pinned: cart lines, address, SKUs + images, buyer lock, idempotency check, orders, lines,
     # events, cart lines delete, SKU lock, stock UPDATE, plus savepoints.
     assert len(captured) <= 15, [q["sql"][:80] for q in captured]
+
+
+def test_line_snapshots_the_first_image_thumbnail():
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from shop.models import ProductImage
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (400, 300), "green").save(buffer, "PNG")
+    sku = make_sku()
+    ProductImage.objects.create(
+        product=sku.product, image=SimpleUploadedFile("b.png", buffer.getvalue()), position=2
+    )
+    ProductImage.objects.create(
+        product=sku.product, image=SimpleUploadedFile("a.png", buffer.getvalue()), position=1
+    )
+    buyer = make_buyer()
+    order = checkout_place(buyer=buyer, address_id=buyer.addresses.get().pk, items=[(sku.pk, 1)])[0]
+    url = order.lines.get().image_url
+    assert url.startswith("/media/") and url.endswith(".jpg") and "a" in url.rsplit("/", 2)[-2]

@@ -105,7 +105,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",  # Django's, reusing its client: see config/cache.py
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="weshop"),
             "TIMEOUT": 300,
@@ -212,6 +212,7 @@ SPECTACULAR_SETTINGS = {
         "AfterSalesStatusEnum": "shop.models.aftersales.AfterSalesRequest.Status",
         "AfterSalesKindEnum": "shop.models.aftersales.AfterSalesRequest.Kind",
         "RefundStatusEnum": "shop.models.payments.Refund.Status",
+        "ProductStatusEnum": "shop.models.catalog.Product.Status",
     },
 }
 

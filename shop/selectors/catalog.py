@@ -28,7 +28,8 @@ from shop.models import SKU, Category, Product, ProductImage, ProductLike, Shop,
 
 # --- Cache keys ------------------------------------------------------------------------------
 
-# Bumped on every catalog change; list pages carry it in their key, so a bump retires them all.
+# Bumped on every catalog change. Cached list pages are stored with the generation they were built
+# at, and read together with the current one (one round trip): a mismatch means rebuild.
 CATALOG_GENERATION_KEY = "catalog:generation"
 
 
@@ -51,7 +52,7 @@ def catalog_generation() -> int:
 
 def list_page_cache_key(*, name: str, language: str, parts: tuple) -> str:
     joined = ":".join(str(part) for part in parts)
-    return f"catalog:list-page:{catalog_generation()}:{name}:{language}:{joined}"
+    return f"catalog:list-page:{name}:{language}:{joined}"
 
 
 # --- Categories and shops --------------------------------------------------------------------

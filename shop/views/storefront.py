@@ -32,6 +32,7 @@ from shop.templatetags.money import parse_yuan
 
 PAGE_SIZE = 20
 CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
+CSRF_PLACEHOLDER_BYTES = CSRF_PLACEHOLDER.encode()
 
 
 # --- Whole-page cache for signed-out visitors -----------------------------------------------
@@ -48,17 +49,30 @@ def _same_for_every_visitor(request) -> bool:
     )
 
 
-def _render_shared(request, *, key: str | None, template: str, build_context) -> HttpResponse:
-    """Render `template`, from the cache when the page is the same for every visitor."""
+def _render_shared(
+    request, *, key: str | None, template: str, build_context, generational: bool = False
+) -> HttpResponse:
+    """Render `template`, from the cache when the page is the same for every visitor.
+
+    `generational` pages (lists, which any catalog change may alter) are stored with the catalog
+    generation they were built at and read in one round trip together with the current generation;
+    product pages have their keys deleted on change instead.
+    """
     if key is None or not _same_for_every_visitor(request):
         return render(request, template, build_context())
-    html = cache.get(key)
-    if html is None:
+    if generational:
+        found = cache.get_many([selectors.CATALOG_GENERATION_KEY, key])
+        generation = found.get(selectors.CATALOG_GENERATION_KEY) or selectors.catalog_generation()
+        entry = found.get(key)
+        body = entry[1] if entry and entry[0] == generation else None
+    else:
+        body = cache.get(key)
+    if body is None:
         context = build_context()
         context["csrf_token"] = CSRF_PLACEHOLDER
-        html = render_to_string(template, context, request)
-        cache.set(key, html, settings.CATALOG_CACHE_SECONDS)
-    return HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+        body = render_to_string(template, context, request).encode()
+        cache.set(key, (generation, body) if generational else body, settings.CATALOG_CACHE_SECONDS)
+    return HttpResponse(body.replace(CSRF_PLACEHOLDER_BYTES, get_token(request).encode()))
 
 
 def _page_number(request) -> int | None:
@@ -101,7 +115,9 @@ def home(request):
             **_cards_context(request, page),
         }
 
-    return _render_shared(request, key=key, template="shop/storefront/home.html", build_context=build)
+    return _render_shared(
+        request, key=key, template="shop/storefront/home.html", build_context=build, generational=True
+    )
 
 
 def shop_detail(request, slug: str):
@@ -122,7 +138,9 @@ def shop_detail(request, slug: str):
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
         return {"shop": shop, **_cards_context(request, page)}
 
-    return _render_shared(request, key=key, template="shop/storefront/shop.html", build_context=build)
+    return _render_shared(
+        request, key=key, template="shop/storefront/shop.html", build_context=build, generational=True
+    )
 
 
 def category_detail(request, slug: str):
@@ -145,7 +163,9 @@ def category_detail(request, slug: str):
             **_cards_context(request, page),
         }
 
-    return _render_shared(request, key=key, template="shop/storefront/category.html", build_context=build)
+    return _render_shared(
+        request, key=key, template="shop/storefront/category.html", build_context=build, generational=True
+    )
 
 
 def product_detail(request, pk: int):

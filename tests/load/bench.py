@@ -1,0 +1,268 @@
+"""`make bench`: requests per second of our pages, measured against a bare Django view.
+
+What it does, in order:
+1. drops and re-creates a PostgreSQL database for the bench (`weshop_bench`, on the server of
+   DATABASE_URL), migrates it and loads the demo data (`manage.py seed_demo`);
+2. runs `collectstatic` into a temporary folder and starts gunicorn (config.wsgi, DEBUG=0, a bench
+   SECRET_KEY, persistent database connections, Redis cache, sync workers suited to the cores) on
+   127.0.0.1 at a free port, with BENCHMARK_VIEWS=1 so /bench/bare/ (a view returning "ok") exists;
+3. drives it with `wrk` from another process, and calls `run(ctx)` of every module in BENCH_MODULES
+   (modules that do not exist yet are skipped);
+4. prints one line per figure, `name value unit`; ratios end in `_ratio`. Then stops the server.
+
+The context handed to `run(ctx)` (a BenchContext):
+- `ctx.base_url`: "http://127.0.0.1:<port>" of the running server.
+- `ctx.database_url`: the bench database's URL; `ctx.sql(query, params=None) -> list[tuple]` runs a
+  query there (for ids to put in URLs, or to check what a run wrote).
+- `ctx.manage(*args) -> subprocess.CompletedProcess`: runs `manage.py <args>` against the bench
+  database with the server's environment (e.g. `ctx.manage("shell", "-c", "...")` to add data).
+- `ctx.env`: that environment, as a dict.
+- `ctx.wrk(path, *, seconds=5, connections=8, script=None, lua_env=None) -> float`: requests/s of
+  `path` (relative to base_url). `script` is a wrk Lua script (text) for POSTs, headers or varying
+  paths; `lua_env` passes values to it through os.getenv. Fails if any answer was not 2xx/3xx.
+- `ctx.bare_rps`: the bare view's requests/s measured at the start of this run.
+- `ctx.against_bare(path, **wrk_options) -> tuple[float, float]`: (rps, ratio) measured in turns
+  with the bare view, so background noise on the machine hits both alike; use it for `_ratio`s.
+A module returns a list of (name, value, unit) tuples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCH_MODULES = [
+    "tests.load.bench_catalog",
+    "tests.load.bench_checkout",
+    "tests.load.bench_affiliates",
+]
+BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "weshop_bench")
+BARE_PATH = "/bench/bare/"
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
+
+
+def _log(message: str) -> None:
+    print(f"# {message}", file=sys.stderr, flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_urls() -> tuple[str, str]:
+    """(bench database URL, maintenance database URL) on the server DATABASE_URL points at."""
+    source = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/weshop")
+    parts = urlsplit(source)
+    if not parts.scheme.startswith("postgres"):
+        raise SystemExit("make bench needs PostgreSQL: set DATABASE_URL=postgres://...")
+    bench = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    return bench, maintenance
+
+
+def _recreate_database(maintenance_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(maintenance_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+
+
+@dataclass
+class BenchContext:
+    base_url: str
+    database_url: str
+    env: dict
+    bare_rps: float = 0.0
+    _bare_runs: list[float] = field(default_factory=list)
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=check,
+            capture_output=True,
+            text=True,
+        )
+
+    def sql(self, query: str, params=None) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.database_url) as connection:
+            return connection.execute(query, params).fetchall()
+
+    def wrk(
+        self,
+        path: str,
+        *,
+        seconds: int = SECONDS,
+        connections: int = 8,
+        script: str | None = None,
+        lua_env: dict | None = None,
+    ) -> float:
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        env = {**os.environ, **(lua_env or {})}
+        with tempfile.TemporaryDirectory() as folder:
+            if script:
+                script_path = Path(folder) / "script.lua"
+                script_path.write_text(script)
+                command += ["-s", str(script_path)]
+            command.append(self.base_url + path)
+            result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        output = result.stdout
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+        errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+        if bad or (errors and int(errors.group(4)) > 0):
+            raise RuntimeError(f"wrk saw failed requests for {path}:\n{output}")
+        found = re.search(r"Requests/sec:\s+([\d.]+)", output)
+        if not found:
+            raise RuntimeError(f"wrk printed no rate for {path}:\n{output}")
+        return float(found.group(1))
+
+    def against_bare(self, path: str, **wrk_options) -> tuple[float, float]:
+        """Measure `path` and the bare view in turns (ROUNDS each); medians and their ratio."""
+        self.wrk(path, seconds=1, **wrk_options)  # warm caches and workers
+        page_runs, bare_runs = [], []
+        for _round in range(ROUNDS):
+            bare_runs.append(self.wrk(BARE_PATH))
+            page_runs.append(self.wrk(path, **wrk_options))
+        self._bare_runs.extend(bare_runs)
+        page, bare = statistics.median(page_runs), statistics.median(bare_runs)
+        return page, page / bare
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("gunicorn exited during start-up")
+        try:
+            with urllib.request.urlopen(base_url + BARE_PATH, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+def _server_env(database_url: str, folder: Path) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "CACHE_KEY_PREFIX": "weshop-bench",
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGH",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "STATIC_MANIFEST": "1",
+        "STATIC_ROOT": str(folder / "static"),
+        "MEDIA_ROOT": str(folder / "media"),
+        "VAR_DIR": str(folder / "var"),
+        "CONN_MAX_AGE": "600",
+        "BENCHMARK_VIEWS": "1",
+        "LOG_LEVEL": "WARNING",
+        "FAST_PASSWORD_HASHER": "1",
+    }
+    return env
+
+
+def _flush_cache(env: dict) -> None:
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        raise SystemExit("make bench needs wrk (apt-get install wrk)")
+    database_url, maintenance_url = _database_urls()
+    cores = os.cpu_count() or 2
+    workers = int(os.environ.get("BENCH_WORKERS", str(cores)))
+    with tempfile.TemporaryDirectory(prefix="weshop-bench-") as temp:
+        folder = Path(temp)
+        env = _server_env(database_url, folder)
+        _log(f"fresh database {BENCH_DATABASE}, migrate, seed, collectstatic")
+        _recreate_database(maintenance_url)
+        _flush_cache(env)
+        ctx = BenchContext(base_url="", database_url=database_url, env=env)
+        for args in (("migrate", "--noinput"), ("seed_demo",), ("collectstatic", "--noinput")):
+            result = ctx.manage(*args, check=False)
+            if result.returncode:
+                print(result.stdout, result.stderr, file=sys.stderr)
+                raise SystemExit(f"manage.py {' '.join(args)} failed")
+        port = _free_port()
+        ctx.base_url = f"http://127.0.0.1:{port}"
+        _log(f"gunicorn with {workers} sync workers on {ctx.base_url}")
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                "--bind", f"127.0.0.1:{port}",
+                "--workers", str(workers),
+                "--worker-class", "sync",
+                "--backlog", "2048",
+                "--log-level", "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            start_new_session=True,
+        )  # fmt: skip
+        figures: list[tuple[str, float, str]] = []
+        try:
+            _wait_until_up(ctx.base_url, server)
+            ctx.wrk(BARE_PATH, seconds=1)
+            ctx.bare_rps = statistics.median(ctx.wrk(BARE_PATH) for _ in range(ROUNDS))
+            figures.append(("bare_view_rps", ctx.bare_rps, "req/s"))
+            print(f"bare_view_rps {ctx.bare_rps:.0f} req/s", flush=True)
+            for name in BENCH_MODULES:
+                try:
+                    module = importlib.import_module(name)
+                except ModuleNotFoundError as error:
+                    if error.name == name:
+                        _log(f"{name}: not there yet, skipped")
+                        continue
+                    raise
+                for figure in module.run(ctx):
+                    figures.append(figure)
+                    print(_format(figure), flush=True)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+    return 0
+
+
+def _format(figure: tuple[str, float, str]) -> str:
+    name, value, unit = figure
+    shown = f"{value:.2f}" if name.endswith("_ratio") else f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+    return f"{name} {shown} {unit}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -409,3 +409,19 @@ def test_dashboard_shows_catalog_numbers_and_sales_chart(client, merchant, shop,
     # Another shop's dashboard cannot be asked for by id: the staff member's own is shown instead.
     html = client.get(f"/admin/shop/shop/dashboard/?shop={other_shop.pk}").content.decode()
     assert f'data-shop="{shop.pk}"' in html
+
+
+def test_inline_choices_of_shop_owned_models_are_narrowed(rf, staff_a, product_a, product_b):
+    """Foreign-key and many-to-many choices (a SKU's spec values, a product) never offer another
+    shop's rows, whatever form asks for them."""
+    from django.contrib import admin
+
+    from shop.models import SpecValue
+
+    request = rf.get("/admin/")
+    request.user = staff_a
+    sku_admin = admin.site._registry[SKU]
+    values = sku_admin.formfield_for_manytomany(SKU._meta.get_field("spec_values"), request).queryset
+    assert set(values) == set(SpecValue.objects.filter(dimension__product=product_a))
+    products = sku_admin.formfield_for_foreignkey(SKU._meta.get_field("product"), request).queryset
+    assert list(products) == [product_a]

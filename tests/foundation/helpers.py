@@ -21,6 +21,8 @@ TEST_ONLY_VARIABLES = (
     "ALLOW_INSECURE_DEMO",
     "PYTEST_CURRENT_TEST",
     "PYTEST_XDIST_WORKER",
+    # Set by the browser tests (tests/e2e/conftest.py) for the rest of the session.
+    "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
 
 

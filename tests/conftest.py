@@ -43,6 +43,10 @@ def _fail_fast_unless_services_are_up() -> None:
 
 def pytest_configure(config):
     _fail_fast_unless_services_are_up()
+    # WhiteNoise warns on every WSGI handler when the collectstatic folder is missing.
+    from pathlib import Path
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from tests.factories import UserFactory
 class ShopFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Shop
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"小店{n}")
     slug = factory.Sequence(lambda n: f"shop-{n}")

@@ -7,6 +7,8 @@ the error names) with field messages, and pages show it on the form through `for
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -17,7 +19,7 @@ class DomainError(Exception):
 
     status_code = status.HTTP_400_BAD_REQUEST
     code = "invalid"
-    default_message = "The request was refused."
+    default_message = _("The request was refused.")
 
     def __init__(self, message: str | None = None, *, field: str | None = None):
         self.message = message or self.default_message
@@ -25,21 +27,23 @@ class DomainError(Exception):
         super().__init__(self.message)
 
     def as_dict(self) -> dict:
+        # Messages are often lazy translations: render them now, in the language of this request.
         key = self.field or "detail"
-        body = {key: [self.message] if self.field else self.message, "code": self.code}
+        message = str(self.message)
+        body = {key: [message] if self.field else message, "code": self.code}
         return body
 
 
 class NotFound(DomainError):
     status_code = status.HTTP_404_NOT_FOUND
     code = "not_found"
-    default_message = "Not found."
+    default_message = _("Not found.")
 
 
 class Forbidden(DomainError):
     status_code = status.HTTP_403_FORBIDDEN
     code = "forbidden"
-    default_message = "You do not have permission to do this."
+    default_message = _("You do not have permission to do this.")
 
 
 class Conflict(DomainError):
@@ -57,12 +61,12 @@ def api_exception_handler(exc, context):
                 for field, errors in exc.error_dict.items()
             }
         else:
-            data = {"detail": exc.messages}
+            data = {"detail": [str(m) for m in exc.messages]}
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
-        return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+        return Response({"detail": gettext("Not found.")}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):
-        return Response({"detail": "Permission denied."}, status=status.HTTP_403_FORBIDDEN)
+        return Response({"detail": gettext("Permission denied.")}, status=status.HTTP_403_FORBIDDEN)
     return exception_handler(exc, context)
 
 

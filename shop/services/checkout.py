@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Address
 from config.exceptions import DomainError
@@ -148,7 +149,7 @@ def checkout_place(
         try:
             checkout_id = uuid.UUID(str(checkout_id))
         except ValueError:
-            raise DomainError("Invalid checkout id.", field="checkout_id") from None
+            raise DomainError(_("Invalid checkout id."), field="checkout_id") from None
     skus = _purchasable_skus(quantities)
     images = {sku.product_id: product_thumbnail_url(sku.product) for sku in skus.values()}
     notes = {int(shop_id): (note or "").strip()[:200] for shop_id, note in (notes or {}).items()}

@@ -21,6 +21,7 @@ from django.db.models import Exists, F, OuterRef, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from config.exceptions import DomainError
 from shop import signals
@@ -100,7 +101,7 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
     if order.status == S.PAID and order.paid_at:
         return False
     if order.status != S.PENDING_PAYMENT:
-        raise _refuse(order, _("paid"))
+        raise _refuse(order, pgettext("order action", "paid"))
     now = timezone.now()
     order.status = S.PAID
     order.paid_at = payment.paid_at or now
@@ -145,7 +146,7 @@ def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "") -> 
     if order.status == S.CANCELLED:
         return order
     if order.status != S.PENDING_PAYMENT:
-        raise _refuse(order, _("cancelled"))
+        raise _refuse(order, pgettext("order action", "cancelled"))
     now = timezone.now()
     order.status = S.CANCELLED
     order.cancelled_at = now
@@ -187,7 +188,7 @@ def order_ship(
     if order.status == S.SHIPPED and order.tracking_number == tracking_number and order.carrier == carrier:
         return order
     if order.status != S.PAID:
-        raise _refuse(order, _("shipped"))
+        raise _refuse(order, pgettext("order action", "shipped"))
     if order.refunded_fen >= order.total_fen:
         raise InvalidTransition(_("Order %(number)s was refunded in full.") % {"number": order.number})
     order.status = S.SHIPPED
@@ -222,7 +223,7 @@ def order_confirm_receipt(*, order_id: int, buyer) -> Order:
     if order.status in (S.RECEIVED, S.COMPLETED):
         return order
     if order.status != S.SHIPPED:
-        raise _refuse(order, _("received"))
+        raise _refuse(order, pgettext("order action", "received"))
     order.status = S.RECEIVED
     order.received_at = timezone.now()
     order.save(update_fields=["status", "received_at"])
@@ -243,7 +244,7 @@ def order_complete(*, order_id: int, now: datetime | None = None) -> Order:
     if order.status == S.COMPLETED:
         return order
     if order.status != S.RECEIVED or order.received_at > now - timedelta(days=settings.AFTER_SALES_DAYS):
-        raise _refuse(order, _("completed"))
+        raise _refuse(order, pgettext("order action", "completed"))
     if AfterSalesRequest.objects.filter(order=order, status__in=OPEN_AFTER_SALES).exists():
         raise InvalidTransition(_("An after-sales request is still open."))
     _complete_batch([order.pk], now=now)

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
@@ -16,12 +16,12 @@ from shop.services.aftersales import after_sales_window_open
 from shop.services.orders import order_cancel, order_confirm_receipt
 
 TAB_LABELS = {
-    "all": gettext_lazy("All"),
-    "pending_payment": gettext_lazy("To pay"),
-    "paid": gettext_lazy("To ship"),
-    "shipped": gettext_lazy("Shipped"),
-    "received": gettext_lazy("Received"),
-    "cancelled": gettext_lazy("Cancelled"),
+    "all": pgettext_lazy("order tab", "All"),
+    "pending_payment": pgettext_lazy("order tab", "To pay"),
+    "paid": pgettext_lazy("order tab", "To ship"),
+    "shipped": pgettext_lazy("order tab", "Shipped"),
+    "received": pgettext_lazy("order tab", "Received"),
+    "cancelled": pgettext_lazy("order tab", "Cancelled"),
 }
 
 

@@ -21,6 +21,7 @@ from datetime import datetime
 
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from shop.payments.sandbox.keys import load_or_create_credentials
 from shop.payments.wechatpay import format_wechat_time, parse_wechat_time
@@ -66,7 +67,7 @@ def _locked(out_trade_no: str):
     deadline = time.monotonic() + LOCK_TTL_SECONDS
     while not cache.add(key, token, timeout=LOCK_TTL_SECONDS):
         if time.monotonic() > deadline:
-            raise SandboxError(500, "SYSTEM_ERROR", "系统繁忙，请稍后重试")
+            raise SandboxError(500, "SYSTEM_ERROR", gettext_noop("系统繁忙，请稍后重试"))
         time.sleep(0.005)
     try:
         yield
@@ -127,7 +128,7 @@ def transaction_create(
             if existing["trade_state"] in {"SUCCESS", "REFUND"}:
                 raise SandboxError(403, "ORDERPAID", "该订单已支付")
             if existing["trade_state"] == "CLOSED":
-                raise SandboxError(400, "ORDER_CLOSED", "该订单已关闭")
+                raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已关闭"))
             if existing["amount_fen"] != amount_fen or existing["description"] != description:
                 raise SandboxError(400, "INVALID_REQUEST", "201 商户订单号重复")
             return existing
@@ -159,7 +160,7 @@ def transaction_close(out_trade_no: str) -> dict:
     with _locked(out_trade_no):
         transaction = transaction_get(out_trade_no)
         if transaction is None:
-            raise SandboxError(404, "ORDER_NOT_EXIST", "订单不存在")
+            raise SandboxError(404, "ORDER_NOT_EXIST", gettext_noop("订单不存在"))
         if transaction["trade_state"] in {"SUCCESS", "REFUND"}:
             raise SandboxError(403, "ORDERPAID", "该订单已支付")
         if transaction["trade_state"] != "CLOSED":
@@ -176,16 +177,16 @@ def transaction_confirm(reference: str, *, force: bool = False, payer_openid: st
     arrives after the merchant gave up on the order). `reference`: prepay_id or out_trade_no."""
     found = transaction_find(reference)
     if found is None:
-        raise SandboxError(404, "ORDER_NOT_EXIST", "订单不存在")
+        raise SandboxError(404, "ORDER_NOT_EXIST", gettext_noop("订单不存在"))
     with _locked(found["out_trade_no"]):
         transaction = transaction_get(found["out_trade_no"])
         if transaction["trade_state"] in {"SUCCESS", "REFUND"}:
             return transaction, False
         if not force:
             if transaction["trade_state"] == "CLOSED":
-                raise SandboxError(400, "ORDER_CLOSED", "该订单已关闭")
+                raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已关闭"))
             if transaction_is_expired(transaction):
-                raise SandboxError(400, "ORDER_CLOSED", "该订单已过期")
+                raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已过期"))
         transaction_id = "42000" + timezone.now().strftime("%Y%m%d") + _digits(15)
         transaction.update(
             trade_state="SUCCESS",
@@ -270,7 +271,7 @@ def refund_create(
     reference = out_trade_no or transaction_id or ""
     found = transaction_find(reference)
     if found is None:
-        raise SandboxError(404, "RESOURCE_NOT_EXISTS", "订单不存在")
+        raise SandboxError(404, "RESOURCE_NOT_EXISTS", gettext_noop("订单不存在"))
     with _locked(found["out_trade_no"]):
         existing = refund_get(out_refund_no)
         if existing:

@@ -31,6 +31,7 @@ from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -329,7 +330,7 @@ def _cashier(request, transaction: dict | None, *, status: int = 200, **extra) -
             and state.transaction_is_expired(transaction)
         ),
         "closed": bool(transaction and transaction["trade_state"] == "CLOSED"),
-        "merchant_name": settings.WECHATPAY.get("SANDBOX_MERCHANT_NAME") or "小店",
+        "merchant_name": settings.WECHATPAY.get("SANDBOX_MERCHANT_NAME") or gettext("小店"),
         "redirect_url": _safe_redirect(
             request, request.POST.get("redirect_url") or request.GET.get("redirect_url", "")
         ),
@@ -360,7 +361,10 @@ def pay_page(request, prepay_id: str):
         transaction, newly_paid = state.transaction_confirm(prepay_id)
     except state.SandboxError as error:
         return _cashier(
-            request, state.transaction_get(transaction["out_trade_no"]), status=400, error=error.message
+            request,
+            state.transaction_get(transaction["out_trade_no"]),
+            status=400,
+            error=gettext(error.message),
         )
     delivered = True
     if newly_paid:

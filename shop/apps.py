@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ShopConfig(AppConfig):
     name = "shop"
-    verbose_name = "小店 Shop"
+    verbose_name = _("小店")
 
     def ready(self):
         from shop import receivers  # noqa: F401

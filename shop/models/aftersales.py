@@ -18,9 +18,15 @@ class AfterSalesRequest(models.Model):
         REFUNDED = "refunded", _("refunded")
         WITHDRAWN = "withdrawn", _("withdrawn")
 
-    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, related_name="after_sales")
-    line = models.ForeignKey("shop.OrderLine", on_delete=models.PROTECT, related_name="after_sales")
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    order = models.ForeignKey(
+        "shop.Order", on_delete=models.PROTECT, related_name="after_sales", verbose_name=_("order")
+    )
+    line = models.ForeignKey(
+        "shop.OrderLine", on_delete=models.PROTECT, related_name="after_sales", verbose_name=_("order line")
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("requested by")
+    )
     kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
     quantity = models.PositiveIntegerField(_("quantity"))
     amount_fen = models.BigIntegerField(_("refund amount (fen)"))
@@ -28,11 +34,16 @@ class AfterSalesRequest(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     restock = models.BooleanField(_("return stock"), default=False)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    decision_note = models.CharField(max_length=300, blank=True, verbose_name=_("note to the buyer"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -54,5 +65,14 @@ class AfterSalesRequest(models.Model):
 
 
 class AfterSalesPhoto(models.Model):
-    request = models.ForeignKey(AfterSalesRequest, on_delete=models.CASCADE, related_name="photos")
-    image = models.ImageField(upload_to="after-sales/%Y/%m/")
+    request = models.ForeignKey(
+        AfterSalesRequest,
+        on_delete=models.CASCADE,
+        related_name="photos",
+        verbose_name=_("after-sales request"),
+    )
+    image = models.ImageField(upload_to="after-sales/%Y/%m/", verbose_name=_("image"))
+
+    class Meta:
+        verbose_name = _("after-sales photo")
+        verbose_name_plural = _("after-sales photos")

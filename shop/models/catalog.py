@@ -36,7 +36,7 @@ class Shop(models.Model):
         related_name="owned_shops",
         verbose_name=_("owner"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     objects = ShopQuerySet.as_manager()
 
@@ -60,14 +60,21 @@ class ShopMembership(models.Model):
         OWNER = "owner", _("owner")
         STAFF = "staff", _("staff")
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="shop_memberships"
+    shop = models.ForeignKey(
+        Shop, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("shop")
     )
-    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="shop_memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF, verbose_name=_("role"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
+        verbose_name = _("shop member")
+        verbose_name_plural = _("shop members")
         constraints = [models.UniqueConstraint(fields=["shop", "user"], name="unique_shop_membership")]
 
     def __str__(self) -> str:
@@ -158,7 +165,9 @@ class Product(models.Model):
 
 
 class ProductImage(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="images")
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="images", verbose_name=_("product")
+    )
     image = models.ImageField(_("image"), upload_to="products/%Y/%m/")
     thumbnail = ImageSpecField(
         source="image", processors=[ResizeToFill(360, 360)], format="JPEG", options={"quality": 82}
@@ -169,6 +178,8 @@ class ProductImage(models.Model):
     position = models.PositiveIntegerField(_("position"), default=0)
 
     class Meta:
+        verbose_name = _("product image")
+        verbose_name_plural = _("product images")
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
@@ -178,11 +189,15 @@ class ProductImage(models.Model):
 class SpecDimension(models.Model):
     """A spec dimension of one product, such as 颜色 or 尺码."""
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="spec_dimensions")
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="spec_dimensions", verbose_name=_("product")
+    )
     name = models.CharField(_("name"), max_length=20)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("spec dimension")
+        verbose_name_plural = _("spec dimensions")
         ordering = ["position", "id"]
         constraints = [models.UniqueConstraint(fields=["product", "name"], name="unique_spec_dimension")]
 
@@ -191,11 +206,15 @@ class SpecDimension(models.Model):
 
 
 class SpecValue(models.Model):
-    dimension = models.ForeignKey(SpecDimension, on_delete=models.CASCADE, related_name="values")
+    dimension = models.ForeignKey(
+        SpecDimension, on_delete=models.CASCADE, related_name="values", verbose_name=_("spec dimension")
+    )
     value = models.CharField(_("value"), max_length=30)
-    position = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0, verbose_name=_("position"))
 
     class Meta:
+        verbose_name = _("spec value")
+        verbose_name_plural = _("spec values")
         ordering = ["position", "id"]
         constraints = [models.UniqueConstraint(fields=["dimension", "value"], name="unique_spec_value")]
 
@@ -210,8 +229,12 @@ class SKU(models.Model):
     database's last word that it never goes negative.
     """
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="skus")
-    spec_values = models.ManyToManyField(SpecValue, related_name="skus", blank=True)
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="skus", verbose_name=_("product")
+    )
+    spec_values = models.ManyToManyField(
+        SpecValue, related_name="skus", blank=True, verbose_name=_("spec values")
+    )
     # "红色 / M", kept with the SKU so lists and order lines need not join the spec tables.
     spec_label = models.CharField(_("spec"), max_length=120, blank=True)
     code = models.CharField(_("code"), max_length=64, blank=True)

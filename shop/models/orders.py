@@ -35,14 +35,20 @@ class Order(models.Model):
         GIFT_CLAIM = "gift_claim", _("gift claim")
 
     number = models.CharField(_("order number"), max_length=32, unique=True)
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
-    shop = models.ForeignKey("shop.Shop", on_delete=models.PROTECT, related_name="orders")
-    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.STANDARD)
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", verbose_name=_("buyer")
+    )
+    shop = models.ForeignKey(
+        "shop.Shop", on_delete=models.PROTECT, related_name="orders", verbose_name=_("shop")
+    )
+    kind = models.CharField(
+        max_length=16, choices=Kind.choices, default=Kind.STANDARD, verbose_name=_("order type")
+    )
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.PENDING_PAYMENT
     )
     # Orders placed together from one cart share a checkout id (one per shop, like WeChat).
-    checkout_id = models.UUIDField(db_index=True, null=True, blank=True)
+    checkout_id = models.UUIDField(db_index=True, null=True, blank=True, verbose_name=_("checkout id"))
 
     items_fen = models.BigIntegerField(_("items (fen)"))
     shipping_fen = models.BigIntegerField(_("shipping (fen)"), default=0)
@@ -50,25 +56,25 @@ class Order(models.Model):
     refunded_fen = models.BigIntegerField(_("refunded (fen)"), default=0)
 
     # Address snapshot: later edits to the buyer's address book do not move a placed order.
-    recipient_name = models.CharField(max_length=40, blank=True)
-    recipient_phone = models.CharField(max_length=11, blank=True)
-    province = models.CharField(max_length=40, blank=True)
-    city = models.CharField(max_length=40, blank=True)
-    district = models.CharField(max_length=40, blank=True)
-    address_detail = models.CharField(max_length=200, blank=True)
+    recipient_name = models.CharField(max_length=40, blank=True, verbose_name=_("recipient"))
+    recipient_phone = models.CharField(max_length=11, blank=True, verbose_name=_("recipient phone"))
+    province = models.CharField(max_length=40, blank=True, verbose_name=_("province"))
+    city = models.CharField(max_length=40, blank=True, verbose_name=_("city"))
+    district = models.CharField(max_length=40, blank=True, verbose_name=_("district"))
+    address_detail = models.CharField(max_length=200, blank=True, verbose_name=_("street address"))
     note = models.CharField(_("note to the shop"), max_length=200, blank=True)
 
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
     tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True)
 
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-    payment_deadline = models.DateTimeField()
-    paid_at = models.DateTimeField(null=True, blank=True)
-    shipped_at = models.DateTimeField(null=True, blank=True)
-    received_at = models.DateTimeField(null=True, blank=True)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
-    cancel_reason = models.CharField(max_length=200, blank=True)
+    payment_deadline = models.DateTimeField(verbose_name=_("pay by"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
+    shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("shipped at"))
+    received_at = models.DateTimeField(null=True, blank=True, verbose_name=_("received at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
+    cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
+    cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("cancel reason"))
 
     objects = OrderQuerySet.as_manager()
 
@@ -104,20 +110,26 @@ class Order(models.Model):
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    sku = models.ForeignKey("shop.SKU", null=True, on_delete=models.SET_NULL, related_name="+")
-    product = models.ForeignKey("shop.Product", null=True, on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", verbose_name=_("order"))
+    sku = models.ForeignKey(
+        "shop.SKU", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("SKU")
+    )
+    product = models.ForeignKey(
+        "shop.Product", null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("product")
+    )
     # Snapshots taken when the order was placed.
-    title = models.CharField(max_length=120)
-    spec_label = models.CharField(max_length=120, blank=True)
-    image_url = models.CharField(max_length=300, blank=True)
-    unit_price_fen = models.BigIntegerField()
-    quantity = models.PositiveIntegerField()
-    total_fen = models.BigIntegerField()
-    refunded_quantity = models.PositiveIntegerField(default=0)
-    refunded_fen = models.BigIntegerField(default=0)
+    title = models.CharField(max_length=120, verbose_name=_("title"))
+    spec_label = models.CharField(max_length=120, blank=True, verbose_name=_("spec"))
+    image_url = models.CharField(max_length=300, blank=True, verbose_name=_("image"))
+    unit_price_fen = models.BigIntegerField(verbose_name=_("unit price (fen)"))
+    quantity = models.PositiveIntegerField(verbose_name=_("quantity"))
+    total_fen = models.BigIntegerField(verbose_name=_("total (fen)"))
+    refunded_quantity = models.PositiveIntegerField(default=0, verbose_name=_("refunded quantity"))
+    refunded_fen = models.BigIntegerField(default=0, verbose_name=_("refunded (fen)"))
 
     class Meta:
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
@@ -136,15 +148,22 @@ class OrderLine(models.Model):
 class OrderEvent(models.Model):
     """One row for every change to an order: who, when, from which state to which."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
     )
-    kind = models.CharField(max_length=40)
-    from_status = models.CharField(max_length=20, blank=True)
-    to_status = models.CharField(max_length=20, blank=True)
-    note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=40, verbose_name=_("event"))
+    from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
+    to_status = models.CharField(max_length=20, blank=True, verbose_name=_("to status"))
+    note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
 
     class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
         ordering = ["created_at", "id"]

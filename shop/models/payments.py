@@ -3,26 +3,33 @@ notification can never pay twice."""
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Payment(models.Model):
     class Status(models.TextChoices):
-        CREATED = "created"
-        SUCCEEDED = "succeeded"
-        CLOSED = "closed"
+        CREATED = "created", _("awaiting payment")
+        SUCCEEDED = "succeeded", _("succeeded")
+        CLOSED = "closed", _("closed")
 
-    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, related_name="payments")
-    provider = models.CharField(max_length=20, default="wechatpay")
-    out_trade_no = models.CharField(max_length=32, unique=True)
-    transaction_id = models.CharField(max_length=64, null=True, blank=True)
-    prepay_id = models.CharField(max_length=64, blank=True)
-    amount_fen = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
-    payer_openid = models.CharField(max_length=128, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        "shop.Order", on_delete=models.PROTECT, related_name="payments", verbose_name=_("order")
+    )
+    provider = models.CharField(max_length=20, default="wechatpay", verbose_name=_("provider"))
+    out_trade_no = models.CharField(max_length=32, unique=True, verbose_name=_("merchant trade no."))
+    transaction_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("transaction id"))
+    prepay_id = models.CharField(max_length=64, blank=True, verbose_name=_("prepay id"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount (fen)"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.CREATED, verbose_name=_("status")
+    )
+    payer_openid = models.CharField(max_length=128, blank=True, verbose_name=_("payer openid"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    paid_at = models.DateTimeField(null=True, blank=True, verbose_name=_("paid at"))
 
     class Meta:
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
@@ -39,24 +46,37 @@ class Payment(models.Model):
 
 class Refund(models.Model):
     class Status(models.TextChoices):
-        PROCESSING = "processing"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+        PROCESSING = "processing", _("processing")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
 
-    order = models.ForeignKey("shop.Order", on_delete=models.PROTECT, related_name="refunds")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
-    after_sales = models.ForeignKey(
-        "shop.AfterSalesRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    order = models.ForeignKey(
+        "shop.Order", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("order")
     )
-    out_refund_no = models.CharField(max_length=64, unique=True)
-    refund_id = models.CharField(max_length=64, null=True, blank=True)
-    amount_fen = models.BigIntegerField()
-    reason = models.CharField(max_length=80, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROCESSING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    succeeded_at = models.DateTimeField(null=True, blank=True)
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment")
+    )
+    after_sales = models.ForeignKey(
+        "shop.AfterSalesRequest",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("after-sales request"),
+    )
+    out_refund_no = models.CharField(max_length=64, unique=True, verbose_name=_("merchant refund no."))
+    refund_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("refund id"))
+    amount_fen = models.BigIntegerField(verbose_name=_("amount (fen)"))
+    reason = models.CharField(max_length=80, blank=True, verbose_name=_("reason"))
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PROCESSING, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
+    succeeded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("succeeded at"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_fen__gt=0), name="refund_amount_positive"),

@@ -20,7 +20,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -238,7 +238,7 @@ class SearchForm(forms.Form):
         required=False,
         choices=[
             (selectors.SearchOrder.RELEVANCE, _("Relevance")),
-            (selectors.SearchOrder.SALES, _("Sales")),
+            (selectors.SearchOrder.SALES, pgettext_lazy("sort by", "Sales")),
             (selectors.SearchOrder.PRICE_ASC, _("Price ↑")),
             (selectors.SearchOrder.PRICE_DESC, _("Price ↓")),
             (selectors.SearchOrder.NEWEST, _("Newest")),

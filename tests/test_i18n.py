@@ -187,6 +187,15 @@ PAGES = {
         "zh": (["微信支付", "确认支付", "取消支付", "收款方"], ["WeChat Pay", "Confirm payment"]),
         "en": (["WeChat Pay", "Confirm payment", "Cancel payment", "Payee"], ["确认支付", "收款方"]),
     },
+    "after-sales form": {
+        "who": "buyer",
+        "url": lambda w: reverse("shop:after-sales-new", args=[w["shipped"].number]),
+        "zh": (["退款/退货", "仅退款", "退货退款", "申请原因", "最多"], ["Refund", "refund only", "Up to"]),
+        "en": (
+            ["Refund / return", "refund only", "return and refund", "Reason", "Up to"],
+            ["仅退款", "最多"],
+        ),
+    },
     "after-sales": {
         "who": "buyer",
         "url": lambda w: reverse("shop:after-sales"),

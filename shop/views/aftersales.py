@@ -44,12 +44,15 @@ class AfterSalesForm(forms.Form):
     photos = MultipleImageField(
         label=gettext_lazy("Photos (optional)"),
         required=False,
-        help_text=gettext_lazy("Up to %(n)s images, %(mb)s MB each.")
-        % {"n": MAX_PHOTOS, "mb": settings.MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024)},
     )
 
     def __init__(self, *args, lines, **kwargs):
         super().__init__(*args, **kwargs)
+        # Formatted per request: a lazy string formatted at import time would freeze one language.
+        self.fields["photos"].help_text = _("Up to %(n)s images, %(mb)s MB each.") % {
+            "n": MAX_PHOTOS,
+            "mb": settings.MAX_IMAGE_UPLOAD_BYTES // (1024 * 1024),
+        }
         self.fields["line_id"].choices = [
             (line.pk, f"{line.title} {line.spec_label} × {line.quantity - line.refunded_quantity}")
             for line in lines

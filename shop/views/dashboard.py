@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from shop.admin.scoping import managed_shops
 from shop.selectors.dashboard import DayFigure, shop_numbers
@@ -47,7 +48,11 @@ def sales_chart(days: list[DayFigure]) -> dict:
                 height=round(height, 1),
                 label=day.day.strftime("%m-%d"),
                 value_label=format_fen(day.total_fen) if day.total_fen else "",
-                title=_("%(day)s: %(orders)d orders, %(total)s")
+                title=ngettext(
+                    "%(day)s: %(orders)d order, %(total)s",
+                    "%(day)s: %(orders)d orders, %(total)s",
+                    day.orders,
+                )
                 % {"day": day.day.isoformat(), "orders": day.orders, "total": format_fen(day.total_fen)},
             )
         )

@@ -74,10 +74,18 @@ class OrderLineInline(ReadOnlyInline):
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     shop_path = "order__shop"
-    fields = ["created_at", "kind", "from_status", "to_status", "actor", "note"]
+    fields = ["created_at", "kind", "from_label", "to_label", "actor", "note"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    @admin.display(description=_("from status"))
+    def from_label(self, event):
+        return event.from_status_label
+
+    @admin.display(description=_("to status"))
+    def to_label(self, event):
+        return event.to_status_label
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")

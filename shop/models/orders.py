@@ -148,6 +148,22 @@ class OrderLine(models.Model):
 class OrderEvent(models.Model):
     """One row for every change to an order: who, when, from which state to which."""
 
+    class Kind(models.TextChoices):
+        PLACED = "placed", _("Order placed")
+        PAID = "paid", _("Paid")
+        PAID_AFTER_CANCEL = "paid_after_cancel", _("Payment arrived after cancellation")
+        CANCELLED = "cancelled", _("Cancelled")
+        SHIPPED = "shipped", _("Shipped")
+        RECEIVED = "received", _("Received")
+        COMPLETED = "completed", _("Completed")
+        REFUND_REQUESTED = "refund_requested", _("Refund started")
+        REFUNDED = "refunded", _("Refunded")
+        REFUND_FAILED = "refund_failed", _("Refund failed")
+        AFTER_SALES_REQUESTED = "after_sales_requested", _("After-sales requested")
+        AFTER_SALES_APPROVED = "after_sales_approved", _("After-sales approved")
+        AFTER_SALES_REJECTED = "after_sales_rejected", _("After-sales declined")
+        AFTER_SALES_WITHDRAWN = "after_sales_withdrawn", _("After-sales withdrawn")
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -157,7 +173,7 @@ class OrderEvent(models.Model):
         related_name="+",
         verbose_name=_("by"),
     )
-    kind = models.CharField(max_length=40, verbose_name=_("event"))
+    kind = models.CharField(max_length=40, choices=Kind.choices, verbose_name=_("event"))
     from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
     to_status = models.CharField(max_length=20, blank=True, verbose_name=_("to status"))
     note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
@@ -167,3 +183,18 @@ class OrderEvent(models.Model):
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else self.kind
+
+    @property
+    def from_status_label(self) -> str:
+        return (
+            Order.Status(self.from_status).label
+            if self.from_status in Order.Status.values
+            else self.from_status
+        )
+
+    @property
+    def to_status_label(self) -> str:
+        return Order.Status(self.to_status).label if self.to_status in Order.Status.values else self.to_status

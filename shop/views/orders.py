@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
@@ -22,24 +22,6 @@ TAB_LABELS = {
     "shipped": pgettext_lazy("order tab", "Shipped"),
     "received": pgettext_lazy("order tab", "Received"),
     "cancelled": pgettext_lazy("order tab", "Cancelled"),
-}
-
-
-EVENT_LABELS = {
-    "placed": gettext_lazy("Order placed"),
-    "paid": gettext_lazy("Paid"),
-    "paid_after_cancel": gettext_lazy("Payment arrived after cancellation"),
-    "cancelled": gettext_lazy("Cancelled"),
-    "shipped": gettext_lazy("Shipped"),
-    "received": gettext_lazy("Received"),
-    "completed": gettext_lazy("Completed"),
-    "refund_requested": gettext_lazy("Refund started"),
-    "refunded": gettext_lazy("Refunded"),
-    "refund_failed": gettext_lazy("Refund failed"),
-    "after_sales_requested": gettext_lazy("After-sales requested"),
-    "after_sales_approved": gettext_lazy("After-sales approved"),
-    "after_sales_rejected": gettext_lazy("After-sales declined"),
-    "after_sales_withdrawn": gettext_lazy("After-sales withdrawn"),
 }
 
 
@@ -76,8 +58,6 @@ def order_detail(request, number: str):
         line.can_request_after_sales = (
             can_request and line.pk not in open_lines and line.refunded_quantity < line.quantity
         )
-    for event in order.events.all():
-        event.label = EVENT_LABELS.get(event.kind, event.kind)
     return render(request, "shop/orders/detail.html", {"order": order})
 
 

@@ -18,7 +18,7 @@ from config.exceptions import DomainError
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
-from shop.services.aftersales import after_sales_approve, after_sales_reject
+from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
 from shop.services.orders import order_ship
 from shop.templatetags.money import format_fen
 
@@ -283,7 +283,7 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
     list_select_related = ["order", "line"]
     ordering = ["status", "-created_at"]
-    actions = ["approve", "approve_and_restock", "reject"]
+    actions = ["approve", "approve_and_restock", "reject", "retry_refund"]
     inlines = [AfterSalesPhotoInline]
     change_form_template = "admin/shop/aftersalesrequest/change_form.html"
 
@@ -323,6 +323,8 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                     after_sales_reject(
                         request_id=request_id, actor=request.user, note=note, shop_ids=shop_ids
                     )
+                elif decision == "retry_refund":
+                    after_sales_refund_retry(request_id=request_id, actor=request.user, shop_ids=shop_ids)
                 else:
                     after_sales_approve(
                         request_id=request_id,
@@ -352,6 +354,10 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description=_("Reject"))
     def reject(self, request, queryset):
         self._decide(request, list(queryset.values_list("pk", flat=True)), "reject")
+
+    @admin.action(description=_("Retry the failed refund"))
+    def retry_refund(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "retry_refund")
 
     def decide_view(self, request, request_id: int):
         row = get_object_or_404(self.get_queryset(request), pk=request_id)

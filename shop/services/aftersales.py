@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
-from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderLine, Payment
+from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderLine, Payment, Refund
 from shop.services.locking import lock_one
 from shop.services.order_errors import (
     AfterSalesAlreadyOpen,
@@ -202,6 +202,36 @@ def after_sales_approve(
             order,
             request,
             _("Your after-sales request for %(title)s was approved") % {"title": request.line.title},
+        )
+    return request
+
+
+def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterSalesRequest:
+    """Submit the refund of an approved request again after the provider refused the last attempt.
+
+    Only an `approved` request whose refunds all failed is retried (a new Refund with a new
+    out_refund_no); while one is processing, or once refunded, this changes nothing. Locks as
+    after_sales_approve."""
+    with transaction.atomic():
+        order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        if request.status != R.APPROVED:
+            if request.status == R.REFUNDED:
+                return request
+            raise InvalidTransition(
+                _("Only an approved request can have its refund retried; this one is %(s)s.")
+                % {"s": request.get_status_display()}
+            )
+        if request.refunds.exclude(status=Refund.Status.FAILED).exists():
+            return request
+        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).order_by("pk").first()
+        if payment is None:
+            raise InvalidTransition(_("This order has no payment to refund."))
+        refund_create(
+            order=order,
+            payment=payment,
+            amount_fen=request.amount_fen,
+            reason=_("After-sales %(kind)s") % {"kind": request.get_kind_display()},
+            after_sales=request,
         )
     return request
 

@@ -12,9 +12,11 @@ from PIL import Image
 
 from accounts.models import Notification
 from shop.models import SKU, AfterSalesRequest, Order, Refund
+from shop.payments.sandbox.notify import build_refund_notification
 from shop.services.aftersales import (
     after_sales_approve,
     after_sales_create,
+    after_sales_refund_retry,
     after_sales_reject,
     after_sales_withdraw,
 )
@@ -223,3 +225,54 @@ def test_admin_queue_decides_within_the_merchants_shops(client, paid_order, othe
     )
     request.refresh_from_db()
     assert request.status == "rejected" and request.decision_note == "不行"
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_a_refused_refund_can_be_retried_from_the_admin_and_then_settles(
+    client, paid_order, wechatpay_sandbox, django_capture_on_commit_callbacks
+):
+    order = paid_order
+    request = _request(order, quantity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        after_sales_approve(request_id=request.pk, actor=order.shop.owner)
+    first = Refund.objects.get(after_sales=request)
+    payment = order.payments.get()
+    # WeChat Pay reports the refund abnormal (e.g. the buyer's card was closed): it fails.
+    headers, body = build_refund_notification(
+        out_refund_no=first.out_refund_no,
+        refund_id=first.refund_id,
+        out_trade_no=payment.out_trade_no,
+        transaction_id=payment.transaction_id,
+        amount_fen=first.amount_fen,
+        total_fen=payment.amount_fen,
+        refund_status="ABNORMAL",
+    )
+    assert post_notification(client, REFUND_NOTIFY, headers, body).status_code == 204
+    first.refresh_from_db(), request.refresh_from_db()
+    assert first.status == Refund.Status.FAILED and request.status == AfterSalesRequest.Status.APPROVED
+
+    # Retrying while nothing is processing submits a new refund, once.
+    client.force_login(order.shop.owner)
+    changelist = reverse("admin:shop_aftersalesrequest_changelist")
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(changelist, {"action": "retry_refund", "_selected_action": [request.pk]})
+        assert response.status_code == 302
+    refunds = list(Refund.objects.filter(after_sales=request).order_by("pk"))
+    assert len(refunds) == 2 and refunds[1].status == Refund.Status.PROCESSING
+
+    headers, body = wechatpay_sandbox.refund_notification(refunds[1].out_refund_no)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_notification(client, REFUND_NOTIFY, headers, body).status_code == 204
+    request.refresh_from_db(), order.refresh_from_db()
+    assert request.status == AfterSalesRequest.Status.REFUNDED and order.refunded_fen == request.amount_fen
+
+    # A refunded request has nothing left to retry; a rejected one refuses.
+    after_sales_refund_retry(request_id=request.pk, actor=order.shop.owner)
+    assert Refund.objects.filter(after_sales=request).count() == 2
+
+
+def test_retrying_a_refund_of_a_request_never_approved_is_refused(paid_order):
+    request = _request(paid_order)
+    with pytest.raises(InvalidTransition):
+        after_sales_refund_retry(request_id=request.pk, actor=paid_order.shop.owner)

@@ -20,3 +20,13 @@ class StandardPagination(PageNumberPagination):
         if not 1 <= size <= self.max_page_size:
             raise ValidationError({"page_size": [f"Must be between 1 and {self.max_page_size}."]})
         return size
+
+    def get_schema_operation_parameters(self, view):
+        # Document the bounds enforced above, so clients (and the schema fuzz test) know them.
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import DomainError
+from config.schema import ApiErrorSerializer
 from shop.admin.scoping import is_merchant_staff
 from shop.api import order_serializers as s
 from shop.models import AfterSalesRequest, Order
@@ -44,6 +45,10 @@ TAG_CART = ["cart"]
 TAG_ORDERS = ["orders"]
 TAG_AFTER_SALES = ["after-sales"]
 TAG_MERCHANT = ["merchant orders"]
+# Paying and refunding call WeChat Pay; when it cannot be reached the answer is a 503 to retry later.
+PROVIDER_UNAVAILABLE = OpenApiResponse(
+    ApiErrorSerializer, description="The payment provider could not be reached"
+)
 _no_body = OpenApiResponse(description="Done; no body.")
 
 
@@ -227,7 +232,7 @@ class OrderPayApi(_SignedIn):
     @extend_schema(
         tags=TAG_ORDERS,
         request=None,
-        responses={200: s.PaymentStartOutputSerializer},
+        responses={200: s.PaymentStartOutputSerializer, 503: PROVIDER_UNAVAILABLE},
         summary="Start paying my order: open the browser at pay_url",
     )
     def post(self, request, number: str):
@@ -407,7 +412,7 @@ class MerchantAfterSalesApproveApi(_Merchant):
     @extend_schema(
         tags=TAG_MERCHANT,
         request=s.AfterSalesApproveInputSerializer,
-        responses={200: s.AfterSalesOutputSerializer},
+        responses={200: s.AfterSalesOutputSerializer, 503: PROVIDER_UNAVAILABLE},
         summary="Approve a request: refund through the payment provider, optionally return the stock",
     )
     def post(self, request, request_id: int):

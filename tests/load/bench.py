@@ -4,8 +4,10 @@ What it does, in order:
 1. drops and re-creates a PostgreSQL database for the bench (`weshop_bench`, on the server of
    DATABASE_URL), migrates it and loads the demo data (`manage.py seed_demo`);
 2. runs `collectstatic` into a temporary folder and starts gunicorn (config.wsgi, DEBUG=0, a bench
-   SECRET_KEY, persistent database connections, Redis cache, sync workers suited to the cores) on
-   127.0.0.1 at a free port, with BENCHMARK_VIEWS=1 so /bench/bare/ (a view returning "ok") exists;
+   SECRET_KEY, persistent database connections, Redis cache) with the project's one server
+   configuration, gunicorn.conf.py (threaded workers, one per core; BENCH_WORKERS and BENCH_THREADS
+   override the sizes), on 127.0.0.1 at a free port, with BENCHMARK_VIEWS=1 so /bench/bare/ (a view
+   returning "ok") exists;
 3. drives it with `wrk` from another process, and calls `run(ctx)` of every module in BENCH_MODULES
    (modules that do not exist yet are skipped);
 4. prints one line per figure, `name value unit`; ratios end in `_ratio`. Then stops the server.
@@ -189,6 +191,22 @@ def _server_env(database_url: str, folder: Path) -> dict:
     return env
 
 
+def _server_config(env: dict) -> str:
+    """Passes BENCH_WORKERS / BENCH_THREADS on to gunicorn.conf.py; its resulting sizes, as one line."""
+    for name, variable in (("BENCH_WORKERS", "WEB_WORKERS"), ("BENCH_THREADS", "WEB_THREADS")):
+        if os.environ.get(name):
+            env[variable] = os.environ[name]
+    code = (
+        "import runpy; s = runpy.run_path('gunicorn.conf.py'); "
+        "print(s['worker_class'], s['workers'], s['threads'])"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    worker_class, workers, threads = found.stdout.split()
+    return f"gunicorn.conf.py: {worker_class}, {workers} workers x {threads} threads"
+
+
 def _flush_cache(env: dict) -> None:
     import redis
 
@@ -199,11 +217,10 @@ def main() -> int:
     if not shutil.which("wrk"):
         raise SystemExit("make bench needs wrk (apt-get install wrk)")
     database_url, maintenance_url = _database_urls()
-    cores = os.cpu_count() or 2
-    workers = int(os.environ.get("BENCH_WORKERS", str(cores)))
     with tempfile.TemporaryDirectory(prefix="weshop-bench-") as temp:
         folder = Path(temp)
         env = _server_env(database_url, folder)
+        server_config = _server_config(env)
         _log(f"fresh database {BENCH_DATABASE}, migrate, seed, collectstatic")
         _recreate_database(maintenance_url)
         _flush_cache(env)
@@ -215,14 +232,12 @@ def main() -> int:
                 raise SystemExit(f"manage.py {' '.join(args)} failed")
         port = _free_port()
         ctx.base_url = f"http://127.0.0.1:{port}"
-        _log(f"gunicorn with {workers} sync workers on {ctx.base_url}")
+        _log(f"gunicorn ({server_config}) on {ctx.base_url}")
         server = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                "--config", str(ROOT / "gunicorn.conf.py"),
                 "--bind", f"127.0.0.1:{port}",
-                "--workers", str(workers),
-                "--worker-class", "sync",
-                "--backlog", "2048",
                 "--log-level", "warning",
             ],
             cwd=ROOT,

@@ -94,6 +94,12 @@ def user_update_profile(*, user, nickname: str | None = None, email: str | None 
         user.email = email.strip()
         changed.append("email")
     if avatar is not None:
+        # Django's ImageField checks that it decodes; the size limit is the project's, as for all uploads.
+        limit = settings.MAX_IMAGE_UPLOAD_BYTES
+        if getattr(avatar, "size", 0) > limit:
+            raise InvalidInput(
+                {"avatar": [_("The image is larger than %(mb).1f MB.") % {"mb": limit / 1024 / 1024}]}
+            )
         user.avatar = avatar
         changed.append("avatar")
     if not changed:

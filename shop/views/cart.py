@@ -8,7 +8,14 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
 from shop.selectors.orders import cart_for_request, cart_lines, cart_lines_by_shop
-from shop.services.cart import cart_add, cart_get_or_create, cart_remove, cart_set_quantity
+from shop.services.cart import (
+    cart_add,
+    cart_get_or_create,
+    cart_remove,
+    cart_set_quantity,
+    purchasable_sku,
+    valid_quantity,
+)
 
 SESSION_CART_ID = "cart_id"
 
@@ -47,8 +54,13 @@ def cart_page(request):
 
 @require_POST
 def cart_add_view(request):
-    cart = current_cart(request, create=True)
     try:
+        cart = current_cart(request)
+        if cart is None:
+            # Check the input before a cart is made for it: bad input must leave no row behind.
+            valid_quantity(request.POST.get("quantity", 1))
+            purchasable_sku(request.POST.get("sku_id"))
+            cart = current_cart(request, create=True)
         cart_add(cart=cart, sku_id=request.POST.get("sku_id"), quantity=request.POST.get("quantity", 1))
     except DomainError as error:
         messages.error(request, error.message)

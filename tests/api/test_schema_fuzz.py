@@ -131,15 +131,13 @@ def no_foreign_data(ctx, response, case):
     body = response.text or ""
     leaked = [secret for secret in FOREIGN if secret in body]
     if leaked:
-        raise AssertionError(
-            f"{case.method} {case.path} answered with another user's data: {leaked}"
-        )
+        raise AssertionError(f"{case.method} {case.path} answered with another user's data: {leaked}")
 
 
 # What every answer must satisfy. Left out on purpose: "positive_data_acceptance" (a schema-valid
-# body may still name a SKU or shop that does not exist, or break a shop rule: a 400 is right there)
-# "negative_data_rejection" (DRF accepts 0 for a text field and ignores an empty optional query value,
-# both harmless: the invalid inputs that matter come back as documented 400s, checked above)
+# body may still name a SKU or shop that does not exist, or break a shop rule: a 400 is right there),
+# "negative_data_rejection" (DRF accepts 0 for a text field and treats an empty optional query value
+# as absent, both harmless; negative inputs are still generated and must meet the checks below)
 # and "ignored_auth" (our valid token goes on every call; anonymous refusals are the area tests' job).
 CHECKS = [
     not_a_server_error,

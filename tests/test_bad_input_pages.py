@@ -11,6 +11,7 @@ import pytest
 from django.contrib.messages import constants as message_levels
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import reverse
 from PIL import Image
 
@@ -447,3 +448,26 @@ def test_merchant_of_another_shop_cannot_open_this_shops_objects_in_the_admin(cl
         assert response.status_code == 200, url
         body = response.content.decode()
         assert order.number not in body and product.title not in body, url
+
+
+# --- The same rules at the API edge, for what the schema fuzz cannot generate --------------------
+
+
+def test_api_refuses_an_oversized_avatar_and_keeps_the_old_one(client, world, settings):
+    settings.MAX_IMAGE_UPLOAD_BYTES = BIG_LIMIT_BYTES
+    before = snapshot()
+    body = encode_multipart(BOUNDARY, _materialise({"avatar": "BIG"}))
+    response = client.patch("/api/v1/me/", body, content_type=MULTIPART_CONTENT)
+    assert response.status_code == 400, response.content
+    assert "avatar" in response.json()
+    assert snapshot() == before
+
+
+def test_unknown_api_url_answers_404_in_json_and_pages_keep_html(client, world):
+    response = client.get("/api/v1/orders/not/a/route/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert "detail" in response.json()
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert page["Content-Type"].startswith("text/html")

@@ -100,7 +100,7 @@ def _first_image_sql() -> RawSQL:
     return RawSQL(
         f'SELECT {column["image"]} FROM "{image.db_table}" '
         f'WHERE {column["product"]} = "{sku.db_table}"."{sku.get_field("product").column}" '
-        f'ORDER BY {column["position"]}, {column["id"]} LIMIT 1',
+        f"ORDER BY {column['position']}, {column['id']} LIMIT 1",
         (),
     )
 
@@ -163,7 +163,8 @@ def checkout_place(
     commit for each order.
 
     `checkout_id` is an idempotency key: placing again with the same key returns the orders already
-    placed under it (the buyer row is locked to serialise two submits of the same form). Locks: the
+    placed under it (the buyer row is locked to serialise two submits of the same form). Either way
+    the orders come back with their shop and lines loaded, ready to render. Locks: the
     buyer (only with a key), then the SKUs in primary-key order (through stock_take).
     """
     quantities = _merge_items(items)
@@ -194,7 +195,12 @@ def checkout_place(
     with transaction.atomic():
         if checkout_id is not None:
             lock_one(get_user_model().objects.filter(pk=buyer.pk).only("pk"))
-            existing = list(Order.objects.filter(buyer=buyer, checkout_id=checkout_id).order_by("pk"))
+            existing = list(
+                Order.objects.filter(buyer=buyer, checkout_id=checkout_id)
+                .select_related("shop")
+                .prefetch_related("lines")
+                .order_by("pk")
+            )
             if existing:
                 return existing
         else:

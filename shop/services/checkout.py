@@ -5,6 +5,7 @@ onto the order lines; the client never sends a price. Stock is taken by conditio
 transaction, as its last statement, so the hot SKU row is locked only for the UPDATE and the commit.
 """
 
+import functools
 import logging
 import secrets
 import uuid
@@ -13,8 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
-from django.db.models.expressions import RawSQL
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -79,47 +79,94 @@ def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
     return dict(merged)
 
 
-_SKU_FIELDS = (
-    "spec_label", "price_fen", "is_active", "product_id",
-    "product__title", "product__status", "product__shop_id",
-    "product__shop__name", "product__shop__slug", "product__shop__status",
-)  # fmt: skip
+# Checkout's two reads before its transaction, the buyer's address and the SKUs with their product,
+# shop and first image, are written out in SQL (from the models' own table and column names) and
+# loaded with Model.from_db: building and compiling them through the ORM cost more CPU than the rest
+# of a checkout's statements together, and checkout is the busiest write of the shop. Only the
+# columns checkout reads are loaded; the others are deferred, as with QuerySet.only().
+_MAX_ID = 2**63 - 1  # the largest BigAutoField value
+_ADDRESS_COLUMNS = (
+    (Address, ("id", "user_id", "recipient_name", "phone", "province", "city", "district", "detail")),
+)
+_SKU_COLUMNS = (
+    (SKU, ("id", "product_id", "spec_label", "price_fen", "is_active")),
+    (Product, ("id", "shop_id", "title", "status")),
+    (Shop, ("id", "name", "slug", "status")),
+)
 
 
-def _first_image_sql() -> RawSQL:
-    """The path of the SKU's product's first image, as a correlated subquery on the SKU row.
+def _column(model, attname: str) -> str:
+    return f'"{model._meta.db_table}"."{model._meta.get_field(attname).column}"'
 
-    The same SQL as Subquery(ProductImage...order_by("position", "id").values("image")[:1]), written
-    out once: building and compiling that expression cost about a third of checkout's SKU query.
-    """
-    image, sku = ProductImage._meta, SKU._meta
-    column = {
-        name: f'"{image.db_table}"."{image.get_field(name).column}"'
-        for name in ("image", "product", "position", "id")
-    }
-    return RawSQL(
-        f'SELECT {column["image"]} FROM "{image.db_table}" '
-        f'WHERE {column["product"]} = "{sku.db_table}"."{sku.get_field("product").column}" '
-        f"ORDER BY {column['position']}, {column['id']} LIMIT 1",
-        (),
+
+def _select_list(columns) -> str:
+    return ", ".join(_column(model, attname) for model, attnames in columns for attname in attnames)
+
+
+def _instances(columns, row) -> list:
+    """One model instance per (model, attnames) of `columns`, from consecutive values of `row`."""
+    values, instances = iter(row), []
+    for model, attnames in columns:
+        instances.append(model.from_db(connection.alias, attnames, [next(values) for _ in attnames]))
+    return instances
+
+
+_ADDRESS_SQL = (
+    f'SELECT {_select_list(_ADDRESS_COLUMNS)} FROM "{Address._meta.db_table}" '
+    f"WHERE {_column(Address, 'id')} = %s AND {_column(Address, 'user_id')} = %s"
+)
+
+
+def _valid_id(value) -> int | None:
+    """`value` as a primary key that can exist (what the ORM's lookups check for themselves)."""
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 < value <= _MAX_ID else None
+
+
+def _buyer_address(*, buyer, address_id) -> Address | None:
+    address_id = _valid_id(address_id)
+    if address_id is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(_ADDRESS_SQL, [address_id, buyer.pk])
+        row = cursor.fetchone()
+    return _instances(_ADDRESS_COLUMNS, row)[0] if row else None
+
+
+@functools.lru_cache(maxsize=64)
+def _skus_sql(count: int) -> str:
+    """SKUs by id with their product, shop and the path of the product's first image (the same
+    ordering as ProductImage's: position, then id), for `count` ids."""
+    first_image = (
+        f'SELECT {_column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
+        f"WHERE {_column(ProductImage, 'product_id')} = {_column(SKU, 'product_id')} "
+        f"ORDER BY {_column(ProductImage, 'position')}, {_column(ProductImage, 'id')} LIMIT 1"
+    )
+    placeholders = ", ".join(["%s"] * count)
+    return (
+        f'SELECT {_select_list(_SKU_COLUMNS)}, ({first_image}) FROM "{SKU._meta.db_table}" '
+        f'JOIN "{Product._meta.db_table}" ON {_column(Product, "id")} = {_column(SKU, "product_id")} '
+        f'JOIN "{Shop._meta.db_table}" ON {_column(Shop, "id")} = {_column(Product, "shop_id")} '
+        f"WHERE {_column(SKU, 'id')} IN ({placeholders})"
     )
 
 
-_FIRST_IMAGE = _first_image_sql()
-
-
 def _purchasable_skus(sku_ids) -> dict[int, SKU]:
-    # One query: SKU, product, shop and the path of the product's first image; only the columns
-    # checkout reads (a product's description can be long, and every column costs compiling).
-    skus = {
-        sku.pk: sku
-        for sku in SKU.objects.select_related("product__shop")
-        .only(*_SKU_FIELDS)
-        .annotate(first_image=_FIRST_IMAGE)
-        .filter(pk__in=sku_ids)
-    }
-    for sku in skus.values():
-        sku.product.first_image = sku.first_image
+    ids = sorted({valid for valid in map(_valid_id, sku_ids) if valid is not None})
+    rows = []
+    if ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_skus_sql(len(ids)), ids)
+            rows = cursor.fetchall()
+    skus = {}
+    for row in rows:
+        sku, product, shop = _instances(_SKU_COLUMNS, row)
+        product.shop, sku.product = shop, product
+        product.first_image = row[-1]  # see product_thumbnail_url
+        skus[sku.pk] = sku
     for sku_id in sku_ids:
         sku = skus.get(sku_id)
         if (
@@ -170,10 +217,7 @@ def checkout_place(
     quantities = _merge_items(items)
     address = None
     if kind == Order.Kind.STANDARD:
-        try:
-            address = Address.objects.filter(pk=int(address_id), user=buyer).first()
-        except (TypeError, ValueError):
-            address = None
+        address = _buyer_address(buyer=buyer, address_id=address_id)
         if address is None:
             raise AddressRequired(field="address_id")
     if checkout_id is not None:

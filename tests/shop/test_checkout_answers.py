@@ -140,3 +140,20 @@ def test_placing_an_order_drops_its_product_pages_and_retires_list_pages_in_one_
     with django_capture_on_commit_callbacks(execute=True):
         checkout_place(buyer=buyer, address_id=buyer.addresses.get().pk, items=[(sku.pk, 1)])
     assert cache.get(CATALOG_GENERATION_KEY) == 1
+
+
+def test_ids_no_row_can_have_are_refused_as_bad_input():
+    buyer = make_buyer()
+    api = api_for(buyer)
+    sku = make_sku(stock=5)
+    address_id = buyer.addresses.get().pk
+    for body in (
+        {"sku_id": sku.pk, "address_id": 2**63},
+        {"sku_id": 2**63, "address_id": address_id},
+        {"sku_id": 2**70, "address_id": 2**70},
+    ):
+        response = api.post(f"{API}/checkout/buy-now/", body, format="json")
+        assert response.status_code == 400, response.content
+    assert not Order.objects.exists()
+    sku.refresh_from_db()
+    assert sku.stock == 5

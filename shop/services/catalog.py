@@ -103,8 +103,8 @@ def catalog_cache_invalidate(*, product_ids: Iterable[int] = ()) -> None:
             # INCR the generation together. INCR of a missing key makes it 1, as below.
             pipeline = cache._cache.get_client(write=True).pipeline(transaction=False)
             if keys:
-                pipeline.delete(*(cache.make_and_validate_key(key) for key in keys))
-            pipeline.incr(cache.make_and_validate_key(CATALOG_GENERATION_KEY))
+                pipeline.delete(*(cache.make_key(key) for key in keys))
+            pipeline.incr(cache.make_key(CATALOG_GENERATION_KEY))
             pipeline.execute()
             return
         if keys:

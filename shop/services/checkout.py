@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -181,6 +181,43 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
     return skus
 
 
+def _insert_fields(model) -> list:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(model, rows: int) -> str:
+    fields = _insert_fields(model)
+    columns = ", ".join(f'"{field.column}"' for field in fields)
+    values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
+    table, key = model._meta.db_table, model._meta.pk.column
+    return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
+
+
+def _insert(objects: list) -> None:
+    """INSERT new `objects` of one model in one statement and give them their primary keys.
+
+    The steps QuerySet.bulk_create takes for new rows (each field's pre_save, e.g. auto_now_add, then
+    its database value), with the statement written once per model and row count: checkout inserts
+    its orders, lines and events this way because building them through bulk_create was a quarter
+    of a checkout's CPU. Like bulk_create, no save signals are sent.
+    """
+    model, database = type(objects[0]), connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy
+    if not database.features.can_return_rows_from_bulk_insert:  # an old SQLite: let Django do it
+        model._base_manager.bulk_create(objects)
+        return
+    fields = _insert_fields(model)
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, True), database) for obj in objects for field in fields
+    ]
+    with database.cursor() as cursor:
+        cursor.execute(_insert_sql(model, len(objects)), params)
+        keys = [row[0] for row in cursor.fetchall()]
+    for obj, key in zip(objects, keys, strict=True):
+        obj.pk = key
+        obj._state.adding, obj._state.db = False, database.alias
+
+
 def _evaluated(order: Order, lines: list[OrderLine]):
     """`order.lines` as an already evaluated queryset of the lines just written (any further
     filtering on it still asks the database)."""
@@ -273,7 +310,7 @@ def checkout_place(
                 order.district = address.district
                 order.address_detail = address.detail
             orders.append(order)
-        Order.objects.bulk_create(orders)
+        _insert(orders)
         lines = []
         for order in orders:
             for sku, quantity in by_shop[order.shop_id]:
@@ -290,10 +327,10 @@ def checkout_place(
                         total_fen=sku.price_fen * quantity,
                     )
                 )
-        OrderLine.objects.bulk_create(lines)
+        _insert(lines)
         for order in orders:  # callers render the answer from memory, without asking again
             order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
-        OrderEvent.objects.bulk_create(
+        _insert(
             [
                 OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)
                 for order in orders

@@ -393,7 +393,7 @@ class StockLevelFilter(admin.SimpleListFilter):
 
 
 class SetStockForm(forms.Form):
-    stock = forms.IntegerField(label=_("stock"), min_value=0)
+    stock = forms.IntegerField(label=_("stock"), min_value=0, max_value=services.MAX_STOCK)
 
 
 def _set_stock_action(modeladmin, request, queryset, *, apply):

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from shop.models import SKU, Category, Product, ProductImage, Shop
 from shop.selectors import catalog as selectors
+from shop.services.catalog import MAX_POSITION, MAX_PRICE_FEN, MAX_STOCK
 
 # --- Output ----------------------------------------------------------------------------------
 
@@ -218,20 +219,22 @@ class SpecsInput(serializers.Serializer):
 
 class ImageInput(serializers.Serializer):
     image = serializers.FileField()
-    position = serializers.IntegerField(required=False, min_value=0)
+    position = serializers.IntegerField(required=False, min_value=0, max_value=MAX_POSITION)
 
 
 class SKUUpdateInput(serializers.Serializer):
-    price_fen = serializers.IntegerField(required=False, min_value=0)
-    original_price_fen = serializers.IntegerField(required=False, min_value=0, allow_null=True)
-    stock = serializers.IntegerField(required=False, min_value=0)
+    price_fen = serializers.IntegerField(required=False, min_value=0, max_value=MAX_PRICE_FEN)
+    original_price_fen = serializers.IntegerField(
+        required=False, min_value=0, max_value=MAX_PRICE_FEN, allow_null=True
+    )
+    stock = serializers.IntegerField(required=False, min_value=0, max_value=MAX_STOCK)
     code = serializers.CharField(required=False, allow_blank=True, max_length=64)
     is_active = serializers.BooleanField(required=False)
 
 
 class StockItemInput(serializers.Serializer):
     sku_id = serializers.IntegerField(min_value=1)
-    stock = serializers.IntegerField(min_value=0)
+    stock = serializers.IntegerField(min_value=0, max_value=MAX_STOCK)
 
 
 class StockInput(serializers.Serializer):

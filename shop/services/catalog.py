@@ -165,9 +165,19 @@ def image_validate(*, upload, field: str = "image") -> None:
         raise ImageRejected(_("The image has too many pixels."), field=field)
 
 
+# Upper bounds keep numbers inside their columns (stock and positions are 32-bit) and far from any
+# real shop's figures, so an absurd input is a clear 400 rather than a database overflow.
+MAX_PRICE_FEN = 10**10  # ¥100,000,000
+MAX_STOCK = 99_999_999
+MAX_POSITION = 10_000
+
+
 def _check_prices(*, price_fen: int, original_price_fen: int | None) -> None:
     if price_fen is None or price_fen < 0:
         raise InvalidPrice(_("The price cannot be negative."), field="price_fen")
+    for field, value in (("price_fen", price_fen), ("original_price_fen", original_price_fen)):
+        if value is not None and value > MAX_PRICE_FEN:
+            raise InvalidPrice(_("The price cannot be above ¥100,000,000."), field=field)
     if original_price_fen is not None and original_price_fen < price_fen:
         raise InvalidPrice(_("The original price cannot be below the price."), field="original_price_fen")
 
@@ -175,6 +185,14 @@ def _check_prices(*, price_fen: int, original_price_fen: int | None) -> None:
 def _check_stock(stock) -> None:
     if not isinstance(stock, int) or isinstance(stock, bool) or stock < 0:
         raise InvalidStock(_("Stock cannot be negative."), field="stock")
+    if stock > MAX_STOCK:
+        raise InvalidStock(_("Stock cannot be above %(max)s.") % {"max": MAX_STOCK}, field="stock")
+
+
+def _check_position(position) -> None:
+    if position is not None and not 0 <= position <= MAX_POSITION:
+        message = _("Position must be between 0 and %(max)s.") % {"max": MAX_POSITION}
+        raise DomainError(message, field="position")
 
 
 # --- Shops and staff -------------------------------------------------------------------------
@@ -411,6 +429,7 @@ def _take_off_sale_if_unsellable(product_id: int) -> None:
 
 def product_image_add(*, product: Product, upload, position: int | None = None) -> ProductImage:
     """Attach a validated image. Without a position it goes last."""
+    _check_position(position)
     image_validate(upload=upload)
     with transaction.atomic():
         Product.objects.select_for_update().filter(pk=product.pk).first()
@@ -424,8 +443,7 @@ def product_image_add(*, product: Product, upload, position: int | None = None) 
 
 def product_image_update(*, image: ProductImage, position: int, upload=None) -> ProductImage:
     """Move an image (and optionally replace its file). Same values write nothing."""
-    if position < 0:
-        raise DomainError(_("Position cannot be negative."), field="position")
+    _check_position(position)
     with transaction.atomic():
         changed = []
         if upload:

@@ -1,7 +1,6 @@
-"""gunicorn settings: the server configuration `make bench` measures, read by every gunicorn started
-in this folder (gunicorn loads ./gunicorn.conf.py by itself, so the container image's too). Flags on
-the command line win over these: the Dockerfile's CMD and docker-compose's web command still pass
-their own worker class and sizes.
+"""gunicorn settings: the server configuration `make bench` measures, used by the container image, docker
+compose's web service and every gunicorn started in this folder (gunicorn loads ./gunicorn.conf.py by
+itself). Flags on the command line win over these.
 
 Threaded workers: a request spends much of its time waiting for PostgreSQL and Redis, and the threads
 of a worker overlap those waits, while a slow client holds only one thread. Two processes per core

@@ -37,7 +37,8 @@ def test_the_five_services_and_a_one_shot_migrate(compose):
 
 def test_web_is_gunicorn_with_threads_and_worker_and_one_beat_are_celery(compose):
     web = " ".join(compose["services"]["web"]["command"])
-    assert web.startswith("gunicorn config.wsgi") and "--worker-class=gthread" in web
+    assert web.startswith("gunicorn config.wsgi") and "--config=gunicorn.conf.py" in web
+    assert 'worker_class = "gthread"' in (REPO / "gunicorn.conf.py").read_text()
     assert compose["services"]["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
     assert compose["services"]["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert compose["services"]["beat"]["deploy"]["replicas"] == 1

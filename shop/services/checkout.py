@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,6 +25,7 @@ from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Produ
 from shop.services.cart import MAX_LINE_QUANTITY
 from shop.services.locking import lock_one
 from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable
+from shop.services.rawsql import column, insert_many, instances_from_row, select_list, valid_id
 from shop.services.stock import stock_take
 
 logger = logging.getLogger(__name__)
@@ -84,7 +85,6 @@ def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
 # loaded with Model.from_db: building and compiling them through the ORM cost more CPU than the rest
 # of a checkout's statements together, and checkout is the busiest write of the shop. Only the
 # columns checkout reads are loaded; the others are deferred, as with QuerySet.only().
-_MAX_ID = 2**63 - 1  # the largest BigAutoField value
 _ADDRESS_COLUMNS = (
     (Address, ("id", "user_id", "recipient_name", "phone", "province", "city", "district", "detail")),
 )
@@ -95,45 +95,20 @@ _SKU_COLUMNS = (
 )
 
 
-def _column(model, attname: str) -> str:
-    return f'"{model._meta.db_table}"."{model._meta.get_field(attname).column}"'
-
-
-def _select_list(columns) -> str:
-    return ", ".join(_column(model, attname) for model, attnames in columns for attname in attnames)
-
-
-def _instances(columns, row) -> list:
-    """One model instance per (model, attnames) of `columns`, from consecutive values of `row`."""
-    values, instances = iter(row), []
-    for model, attnames in columns:
-        instances.append(model.from_db(connection.alias, attnames, [next(values) for _ in attnames]))
-    return instances
-
-
 _ADDRESS_SQL = (
-    f'SELECT {_select_list(_ADDRESS_COLUMNS)} FROM "{Address._meta.db_table}" '
-    f"WHERE {_column(Address, 'id')} = %s AND {_column(Address, 'user_id')} = %s"
+    f'SELECT {select_list(_ADDRESS_COLUMNS)} FROM "{Address._meta.db_table}" '
+    f"WHERE {column(Address, 'id')} = %s AND {column(Address, 'user_id')} = %s"
 )
 
 
-def _valid_id(value) -> int | None:
-    """`value` as a primary key that can exist (what the ORM's lookups check for themselves)."""
-    try:
-        value = int(value)
-    except (TypeError, ValueError):
-        return None
-    return value if 0 < value <= _MAX_ID else None
-
-
 def _buyer_address(*, buyer, address_id) -> Address | None:
-    address_id = _valid_id(address_id)
+    address_id = valid_id(address_id)
     if address_id is None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_ADDRESS_SQL, [address_id, buyer.pk])
         row = cursor.fetchone()
-    return _instances(_ADDRESS_COLUMNS, row)[0] if row else None
+    return instances_from_row(_ADDRESS_COLUMNS, row)[0] if row else None
 
 
 @functools.lru_cache(maxsize=64)
@@ -141,21 +116,21 @@ def _skus_sql(count: int) -> str:
     """SKUs by id with their product, shop and the path of the product's first image (the same
     ordering as ProductImage's: position, then id), for `count` ids."""
     first_image = (
-        f'SELECT {_column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
-        f"WHERE {_column(ProductImage, 'product_id')} = {_column(SKU, 'product_id')} "
-        f"ORDER BY {_column(ProductImage, 'position')}, {_column(ProductImage, 'id')} LIMIT 1"
+        f'SELECT {column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
+        f"WHERE {column(ProductImage, 'product_id')} = {column(SKU, 'product_id')} "
+        f"ORDER BY {column(ProductImage, 'position')}, {column(ProductImage, 'id')} LIMIT 1"
     )
     placeholders = ", ".join(["%s"] * count)
     return (
-        f'SELECT {_select_list(_SKU_COLUMNS)}, ({first_image}) FROM "{SKU._meta.db_table}" '
-        f'JOIN "{Product._meta.db_table}" ON {_column(Product, "id")} = {_column(SKU, "product_id")} '
-        f'JOIN "{Shop._meta.db_table}" ON {_column(Shop, "id")} = {_column(Product, "shop_id")} '
-        f"WHERE {_column(SKU, 'id')} IN ({placeholders})"
+        f'SELECT {select_list(_SKU_COLUMNS)}, ({first_image}) FROM "{SKU._meta.db_table}" '
+        f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(SKU, "product_id")} '
+        f'JOIN "{Shop._meta.db_table}" ON {column(Shop, "id")} = {column(Product, "shop_id")} '
+        f"WHERE {column(SKU, 'id')} IN ({placeholders})"
     )
 
 
 def _purchasable_skus(sku_ids) -> dict[int, SKU]:
-    ids = sorted({valid for valid in map(_valid_id, sku_ids) if valid is not None})
+    ids = sorted({valid for valid in map(valid_id, sku_ids) if valid is not None})
     rows = []
     if ids:
         with connection.cursor() as cursor:
@@ -163,7 +138,7 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
             rows = cursor.fetchall()
     skus = {}
     for row in rows:
-        sku, product, shop = _instances(_SKU_COLUMNS, row)
+        sku, product, shop = instances_from_row(_SKU_COLUMNS, row)
         product.shop, sku.product = shop, product
         product.first_image = row[-1]  # see product_thumbnail_url
         skus[sku.pk] = sku
@@ -179,43 +154,6 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
             message = f"{NotPurchasable.default_message} ({name})" if name else None
             raise NotPurchasable(message, field="sku_id")
     return skus
-
-
-def _insert_fields(model) -> list:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(model, rows: int) -> str:
-    fields = _insert_fields(model)
-    columns = ", ".join(f'"{field.column}"' for field in fields)
-    values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
-    table, key = model._meta.db_table, model._meta.pk.column
-    return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
-
-
-def _insert(objects: list) -> None:
-    """INSERT new `objects` of one model in one statement and give them their primary keys.
-
-    The steps QuerySet.bulk_create takes for new rows (each field's pre_save, e.g. auto_now_add, then
-    its database value), with the statement written once per model and row count: checkout inserts
-    its orders, lines and events this way because building them through bulk_create was a quarter
-    of a checkout's CPU. Like bulk_create, no save signals are sent.
-    """
-    model, database = type(objects[0]), connections[DEFAULT_DB_ALIAS]  # the connection, not its proxy
-    if not database.features.can_return_rows_from_bulk_insert:  # an old SQLite: let Django do it
-        model._base_manager.bulk_create(objects)
-        return
-    fields = _insert_fields(model)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), database) for obj in objects for field in fields
-    ]
-    with database.cursor() as cursor:
-        cursor.execute(_insert_sql(model, len(objects)), params)
-        keys = [row[0] for row in cursor.fetchall()]
-    for obj, key in zip(objects, keys, strict=True):
-        obj.pk = key
-        obj._state.adding, obj._state.db = False, database.alias
 
 
 def _evaluated(order: Order, lines: list[OrderLine]):
@@ -310,7 +248,7 @@ def checkout_place(
                 order.district = address.district
                 order.address_detail = address.detail
             orders.append(order)
-        _insert(orders)
+        insert_many(orders)
         lines = []
         for order in orders:
             for sku, quantity in by_shop[order.shop_id]:
@@ -327,10 +265,10 @@ def checkout_place(
                         total_fen=sku.price_fen * quantity,
                     )
                 )
-        _insert(lines)
+        insert_many(lines)
         for order in orders:  # callers render the answer from memory, without asking again
             order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
-        _insert(
+        insert_many(
             [
                 OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)
                 for order in orders

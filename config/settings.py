@@ -19,7 +19,9 @@ env = environ.Env()
 
 INSECURE_DEFAULT_SECRET_KEY = "insecure-local-demo-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
 
-DEBUG = env.bool("DEBUG", default=False)
+# Nothing configured means the embedded local demo, which runs with DEBUG on; once DATABASE_URL points at
+# a real database, DEBUG is off unless asked for, and the demo SECRET_KEY is refused below.
+DEBUG = env.bool("DEBUG", default="DATABASE_URL" not in env)
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 if (
     not DEBUG

@@ -79,3 +79,15 @@ def test_filesystem_celery_queue_folders_are_created_on_first_send(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert len(list((tmp_path / "celery-queue").glob("*.msg"))) == 1
+
+
+def test_nothing_configured_is_the_local_demo_with_debug_on(tmp_path):
+    env = clean_env(DEBUG=None, SECRET_KEY=None, DATABASE_URL=None, REDIS_URL=None, VAR_DIR=str(tmp_path))
+    result = run_python(SETUP, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG True" in result.stdout
+
+
+def test_a_real_database_without_debug_means_debug_off_and_a_real_key_required():
+    result = run_python(SETUP, env=clean_env(DEBUG=None, SECRET_KEY=None))  # DATABASE_URL from the test env
+    assert result.returncode != 0 and "SECRET_KEY" in result.stderr

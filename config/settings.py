@@ -276,6 +276,9 @@ WECHATPAY = {
     ),
     # How far a notification's timestamp may be from now before it is refused (replay window).
     "TIMESTAMP_TOLERANCE_SECONDS": env.int("WECHATPAY_TIMESTAMP_TOLERANCE_SECONDS", default=300),
+    # Without MCHID, the sandbox plays WeChat Pay, but only where it is asked for: on by default with DEBUG
+    # (the local demo), off otherwise, so a deployment missing its credentials never takes play money.
+    "SANDBOX": env.bool("WECHATPAY_SANDBOX", default=DEBUG),
     # Where the sandbox keeps its locally generated keys; empty means VAR_DIR/wechatpay-sandbox.
     "SANDBOX_DIR": env.str("WECHATPAY_SANDBOX_DIR", default=str(VAR_DIR / "wechatpay-sandbox")),
 }

@@ -20,7 +20,7 @@ urlpatterns = [
     path("", include("shop.urls")),
 ]
 
-if not settings.WECHATPAY["MCHID"]:
+if not settings.WECHATPAY["MCHID"] and settings.WECHATPAY["SANDBOX"]:
     # No merchant credentials: the local sandbox plays WeChat Pay's side (see shop/payments/sandbox/).
     urlpatterns.insert(0, path("sandbox/wechatpay/", include("shop.payments.sandbox.urls")))
 

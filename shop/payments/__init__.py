@@ -19,21 +19,28 @@ Configuration is `settings.WECHATPAY` (environment variables `WECHATPAY_*`, see 
 - `WECHATPAY_MCHID` set: real WeChat Pay. APPID, CERT_SERIAL_NO, PRIVATE_KEY_PATH, APIV3_KEY,
   PUBLIC_KEY_PATH and PUBLIC_KEY_ID must be set too; GATEWAY empty means the official
   https://api.mch.weixin.qq.com.
-- `WECHATPAY_MCHID` empty: the built-in sandbox (`shop.payments.sandbox`, mounted at
-  /sandbox/wechatpay/) plays WeChat Pay's side with credentials generated on first use into
-  WECHATPAY["SANDBOX_DIR"]; the gateway is SITE_URL + "/sandbox/wechatpay" unless GATEWAY is set.
+- `WECHATPAY_MCHID` empty and `WECHATPAY_SANDBOX` on (its default only with DEBUG): the built-in
+  sandbox (`shop.payments.sandbox`, mounted at /sandbox/wechatpay/) plays WeChat Pay's side with
+  credentials generated on first use into WECHATPAY["SANDBOX_DIR"]; the gateway is
+  SITE_URL + "/sandbox/wechatpay" unless GATEWAY is set.
+- Neither: no payments. The provider answers PaymentProviderError (503) and logs why, so a
+  deployment that lost its credentials never takes the sandbox's play money.
 
 The provider is built once per process and rebuilt when a test changes the settings.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from shop.payments.base import PaymentProvider
+from shop.payments.base import PaymentProvider, PaymentProviderError
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _provider: PaymentProvider | None = None
@@ -49,7 +56,12 @@ def get_payment_provider() -> PaymentProvider:
         if _provider is None:
             from shop.payments.wechatpay import WeChatPayProvider
 
-            _provider = WeChatPayProvider.from_settings()
+            try:
+                _provider = WeChatPayProvider.from_settings()
+            except ImproperlyConfigured as error:
+                # A shopper gets "payment unavailable" (503), the operator the reason in the log.
+                logger.error("payment provider not configured: %s", error)
+                raise PaymentProviderError() from error
         return _provider
 
 

@@ -165,6 +165,11 @@ class WeChatPayProvider:
                 **common,
             )
 
+        if not config.get("SANDBOX"):
+            raise ImproperlyConfigured(
+                "WeChat Pay has no merchant credentials (WECHATPAY_MCHID and the rest) and the sandbox is "
+                "off. Set the credentials for real payments, or WECHATPAY_SANDBOX=1 for a demo."
+            )
         from shop.payments.sandbox.keys import load_or_create_credentials
 
         sandbox = load_or_create_credentials()

@@ -74,12 +74,40 @@ def test_real_credentials_are_configuration_only(settings, tmp_path):
     assert provider.notify_url == "https://shop.example/payments/notify/wechatpay/"
 
 
-def test_a_merchant_number_without_the_rest_is_a_clear_configuration_error(settings):
+def test_a_merchant_number_without_the_rest_is_a_clear_configuration_error(settings, caplog):
+    from shop.payments.base import PaymentProviderError
+
     configure(settings, MCHID="1230000109", APPID="", PRIVATE_KEY_PATH="", PUBLIC_KEY_ID="")
 
-    with pytest.raises(ImproperlyConfigured) as error:
+    # The shopper gets "payment unavailable"; the operator's log names what is missing.
+    with pytest.raises(PaymentProviderError) as error:
         get_payment_provider()
 
-    assert "WECHATPAY_APPID" in str(error.value)
-    assert "WECHATPAY_PRIVATE_KEY_PATH" in str(error.value)
-    assert "WECHATPAY_PUBLIC_KEY_ID" in str(error.value)
+    cause = error.value.__cause__
+    assert isinstance(cause, ImproperlyConfigured)
+    for name in ("WECHATPAY_APPID", "WECHATPAY_PRIVATE_KEY_PATH", "WECHATPAY_PUBLIC_KEY_ID"):
+        assert name in str(cause) and name in caplog.text
+
+
+def test_without_credentials_or_the_sandbox_flag_there_are_no_payments(settings):
+    from shop.payments.base import PaymentProviderError
+
+    configure(settings, MCHID="", SANDBOX=False)
+    with pytest.raises(PaymentProviderError):
+        get_payment_provider()
+
+
+def test_the_sandbox_is_not_mounted_in_a_deployment_that_did_not_ask_for_it(tmp_path):
+    import secrets
+
+    from tests.foundation.helpers import clean_env, run_python
+
+    code = (
+        "import django; django.setup(); from django.urls import Resolver404, resolve\n"
+        "try:\n    resolve('/sandbox/wechatpay/v3/pay/transactions/h5')\n    print('mounted')\n"
+        "except Resolver404:\n    print('absent')\n"
+    )
+    off = clean_env(DEBUG="0", SECRET_KEY=secrets.token_urlsafe(50), WECHATPAY_SANDBOX=None)
+    on = dict(off, WECHATPAY_SANDBOX="1")
+    assert run_python(code, env=off).stdout.split() == ["absent"]
+    assert run_python(code, env=on).stdout.split() == ["mounted"]

@@ -15,6 +15,9 @@ class InvalidInput(DomainError):
         field, messages = next(iter(self.errors.items()))
         super().__init__(messages[0], field=None if field == "__all__" else field)
 
+    def field_messages(self) -> dict[str | None, list[str]]:
+        return {(None if field == "__all__" else field): msgs for field, msgs in self.errors.items()}
+
     def as_dict(self) -> dict:
         body = {("detail" if field == "__all__" else field): msgs for field, msgs in self.errors.items()}
         body["code"] = self.code

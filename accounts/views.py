@@ -16,18 +16,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.errors import InvalidInput
 from accounts.forms import AddressForm, FriendAddForm, PhoneAuthenticationForm, ProfileForm, RegisterForm
 from config.exceptions import DomainError, Forbidden, NotFound, form_error_from
-
-
-def _show_error_on_form(form, error: DomainError) -> None:
-    if isinstance(error, InvalidInput):
-        for field, messages_ in error.errors.items():
-            for message in messages_:
-                form.add_error(field if field in form.fields else None, message)
-    else:
-        form_error_from(form, error)
 
 
 def _domain_errors(redirect_to: str):
@@ -71,7 +61,7 @@ def register(request):
                 nickname=form.cleaned_data["nickname"],
             )
         except DomainError as error:
-            _show_error_on_form(form, error)
+            form_error_from(form, error)
         else:
             # login() sends user_logged_in, as the sign-in page does (the cart listens to it).
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -111,7 +101,7 @@ def me(request):
                 avatar=form.cleaned_data["avatar"] or None,
             )
         except DomainError as error:
-            _show_error_on_form(form, error)
+            form_error_from(form, error)
         else:
             messages.success(request, _("Profile saved."))
             return redirect("accounts:me")
@@ -139,7 +129,7 @@ def address_create(request):
         try:
             services.address_create(user=request.user, **form.cleaned_data)
         except DomainError as error:
-            _show_error_on_form(form, error)
+            form_error_from(form, error)
         else:
             messages.success(request, _("Address saved."))
             return redirect(_safe_next(request, reverse("accounts:addresses")))
@@ -155,7 +145,7 @@ def address_edit(request, address_id: int):
         try:
             services.address_update(user=request.user, address_id=address.pk, **form.cleaned_data)
         except DomainError as error:
-            _show_error_on_form(form, error)
+            form_error_from(form, error)
         else:
             messages.success(request, _("Address saved."))
             return redirect("accounts:addresses")
@@ -226,7 +216,7 @@ def friends(request):
                 from_user=request.user, phone=form.cleaned_data["phone"]
             )
         except DomainError as error:
-            _show_error_on_form(form, error)
+            form_error_from(form, error)
         else:
             if friend_request.status == friend_request.Status.ACCEPTED:
                 messages.success(request, _("You are now friends."))

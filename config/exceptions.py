@@ -26,6 +26,11 @@ class DomainError(Exception):
         self.field = field
         super().__init__(self.message)
 
+    def field_messages(self) -> dict[str | None, list[str]]:
+        """Messages by form field (None: the form as a whole). One error names one field; an error
+        about several fields overrides this."""
+        return {self.field: [str(self.message)]}
+
     def as_dict(self) -> dict:
         # Messages are often lazy translations: render them now, in the language of this request.
         key = self.field or "detail"
@@ -71,6 +76,9 @@ def api_exception_handler(exc, context):
 
 
 def form_error_from(form, error: DomainError) -> None:
-    """Show a domain error on a Django form: on its field when the form has one, else on the form."""
-    field = error.field if error.field in getattr(form, "fields", {}) else None
-    form.add_error(field, error.message)
+    """Show a domain error on a Django form: each message on its field when the form has one, else
+    on the form."""
+    fields = getattr(form, "fields", {})
+    for field, messages in error.field_messages().items():
+        for message in messages:
+            form.add_error(field if field in fields else None, message)

@@ -19,7 +19,7 @@ from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
 from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
-from shop.services.orders import order_ship
+from shop.services.orders import orders_ship_many
 from shop.templatetags.money import format_fen
 
 register_shop_path(OrderEvent, "order__shop")
@@ -198,22 +198,13 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         ]
 
     def _ship(self, request, orders, rows) -> tuple[int, list[str]]:
-        shipped, errors = 0, []
-        shop_ids = managed_shop_ids(request.user)
-        for order in orders:
-            carrier, tracking = rows.get(order.pk, ("", ""))
-            try:
-                order_ship(
-                    order_id=order.pk,
-                    actor=request.user,
-                    carrier=carrier,
-                    tracking_number=tracking,
-                    shop_ids=shop_ids,
-                )
-                shipped += 1
-            except DomainError as error:
-                errors.append(f"{order.number}: {error.message}")
-        return shipped, errors
+        outcome = orders_ship_many(
+            shipments=[(order.pk, *rows.get(order.pk, ("", ""))) for order in orders],
+            actor=request.user,
+            shop_ids=managed_shop_ids(request.user),
+        )
+        errors = [f"{order.number}: {outcome[order.pk].message}" for order in orders if outcome[order.pk]]
+        return len(orders) - len(errors), errors
 
     def _ship_page(self, request, orders, *, action_form: bool):
         rows = {}

@@ -37,7 +37,8 @@ from shop.services.aftersales import (
 )
 from shop.services.cart import cart_add, cart_get_or_create, cart_remove, cart_set_quantity
 from shop.services.checkout import checkout_buy_now, checkout_from_cart
-from shop.services.orders import order_cancel, order_confirm_receipt, order_ship
+from shop.services.order_errors import OrderNotFound
+from shop.services.orders import order_cancel, order_confirm_receipt, order_ship, orders_ship_many
 from shop.services.payments import payment_start
 from shop.views.payments import client_ip
 
@@ -359,29 +360,27 @@ class MerchantBulkShipApi(_Merchant):
     def post(self, request):
         data = s.BulkShipInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        shop_ids = managed_shop_ids(request.user)
-        wanted = [item["number"] for item in data.validated_data["items"]]
+        items = data.validated_data["items"]
         ids = dict(
-            orders_for_merchant(user=request.user).filter(number__in=wanted).values_list("number", "pk")
+            orders_for_merchant(user=request.user)
+            .filter(number__in=[item["number"] for item in items])
+            .values_list("number", "pk")
+        )
+        outcome = orders_ship_many(
+            shipments=[
+                (ids[item["number"]], item["carrier"], item["tracking_number"])
+                for item in items
+                if item["number"] in ids
+            ],
+            actor=request.user,
+            shop_ids=managed_shop_ids(request.user),
         )
         results = []
-        for item in data.validated_data["items"]:
+        for item in items:
             order_id = ids.get(item["number"])
-            try:
-                if order_id is None:
-                    raise Http404
-                order_ship(
-                    order_id=order_id,
-                    actor=request.user,
-                    carrier=item["carrier"],
-                    tracking_number=item["tracking_number"],
-                    shop_ids=shop_ids,
-                )
-                results.append({"number": item["number"], "shipped": True, "error": ""})
-            except DomainError as error:
-                results.append({"number": item["number"], "shipped": False, "error": str(error.message)})
-            except Http404:
-                results.append({"number": item["number"], "shipped": False, "error": "Not found."})
+            error = outcome[order_id] if order_id is not None else OrderNotFound()
+            message = str(error.message) if error else ""
+            results.append({"number": item["number"], "shipped": error is None, "error": message})
         return Response(s.BulkShipResultSerializer(results, many=True).data)
 
 

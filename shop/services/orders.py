@@ -216,6 +216,29 @@ def order_ship(
     return order
 
 
+def orders_ship_many(
+    *, shipments: Iterable[tuple[int, str, str]], actor, shop_ids: Iterable[int] | None = None
+) -> dict[int, DomainError | None]:
+    """Ship each (order_id, carrier, tracking_number) on its own through order_ship, each in its own
+    transaction: one refusal does not hold back the others. Returns, per order id, None when it is
+    shipped (or was already, with that tracking number) or the DomainError that refused it."""
+    shop_ids = list(shop_ids) if shop_ids is not None else None
+    outcome: dict[int, DomainError | None] = {}
+    for order_id, carrier, tracking_number in shipments:
+        try:
+            order_ship(
+                order_id=order_id,
+                actor=actor,
+                carrier=carrier,
+                tracking_number=tracking_number,
+                shop_ids=shop_ids,
+            )
+            outcome[order_id] = None
+        except DomainError as error:
+            outcome[order_id] = error
+    return outcome
+
+
 @transaction.atomic
 def order_confirm_receipt(*, order_id: int, buyer) -> Order:
     """shipped → received, by the buyer. Confirming again (or after completion) changes nothing."""

@@ -3,7 +3,7 @@
 Pages that look the same to every signed-out visitor (home, shop, category and product pages) are
 cached whole in Redis per language, with a placeholder where each visitor's CSRF token goes; the
 placeholder is swapped for the visitor's own token on the way out. Catalog changes drop these
-caches (shop.services.catalog.catalog_cache_invalidate). Signed-in visitors get pages rendered for
+caches (shop.catalog_cache). Signed-in visitors get pages rendered for
 them, from the same selectors, in a fixed number of queries.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django import forms
-from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.middleware.csrf import get_token
@@ -25,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
+from shop import catalog_cache
 from shop.models import Category, Product, Shop
 from shop.selectors import catalog as selectors
 from shop.services import catalog as services
@@ -61,17 +60,17 @@ def _render_shared(
     if key is None or not _same_for_every_visitor(request):
         return render(request, template, build_context())
     if generational:
-        found = cache.get_many([selectors.CATALOG_GENERATION_KEY, key])
-        generation = found.get(selectors.CATALOG_GENERATION_KEY) or selectors.catalog_generation()
-        entry = found.get(key)
-        body = entry[1] if entry and entry[0] == generation else None
+        generation, body = catalog_cache.list_get(key)
     else:
-        body = cache.get(key)
+        body = catalog_cache.shared_get(key)
     if body is None:
         context = build_context()
         context["csrf_token"] = CSRF_PLACEHOLDER
         body = render_to_string(template, context, request).encode()
-        cache.set(key, (generation, body) if generational else body, settings.CATALOG_CACHE_SECONDS)
+        if generational:
+            catalog_cache.list_set(key, generation, body)
+        else:
+            catalog_cache.shared_set(key, body)
     return HttpResponse(body.replace(CSRF_PLACEHOLDER_BYTES, get_token(request).encode()))
 
 
@@ -99,7 +98,7 @@ def _cards_context(request, page) -> dict:
 def home(request):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="home", language=get_language(), parts=(page_number,))
+        catalog_cache.list_key(name="home", language=get_language(), parts=(page_number,))
         if page_number
         else None
     )
@@ -123,7 +122,7 @@ def home(request):
 def shop_detail(request, slug: str):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="shop", language=get_language(), parts=(slug, page_number))
+        catalog_cache.list_key(name="shop", language=get_language(), parts=(slug, page_number))
         if page_number
         else None
     )
@@ -146,7 +145,7 @@ def shop_detail(request, slug: str):
 def category_detail(request, slug: str):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="category", language=get_language(), parts=(slug, page_number))
+        catalog_cache.list_key(name="category", language=get_language(), parts=(slug, page_number))
         if page_number
         else None
     )
@@ -169,7 +168,7 @@ def category_detail(request, slug: str):
 
 
 def product_detail(request, pk: int):
-    key = selectors.product_detail_cache_key(pk, get_language()) if not request.GET else None
+    key = catalog_cache.product_key("page", pk, get_language()) if not request.GET else None
 
     def build():
         product = selectors.product_visible_or_none(product_id=pk)

@@ -16,18 +16,31 @@ on commit of the change that alters them, with the narrowest reach that is still
 
 Checkout never reads any of this: it locks and reads SKUs in PostgreSQL.
 
+Personal parts are never stored with the shared ones. A shared page is rendered with markers where
+they go (`<!--personal:NAME-->` or `<!--personal:NAME:ID-->`, plus a placeholder for the CSRF token),
+and `page_response` fills the markers for the visitor asking, from a handful of small queries and
+small templates (see PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type:
+text is escaped and descriptions are sanitised, both of which remove `<!--`.
+
 Every cache call goes through Django's cache API, so any backend configured in settings works; a
 cache that cannot be reached costs speed (the page is built from the database), never an answer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import get_template, render_to_string
 
 from shop import signals
 
@@ -55,6 +68,12 @@ def list_key(*, name: str, language: str, parts: Iterable) -> str:
     """Key of a shared list page (`name` says which list, `parts` its slug, page, filters)."""
     joined = ":".join(str(part) for part in parts)
     return f"catalog:list:{name}:{language}:{joined}"
+
+
+def query_digest(params) -> str:
+    """A short, order-independent name for a query string (a QueryDict), to put in a list key."""
+    items = sorted((name, value) for name in params for value in params.getlist(name))
+    return hashlib.blake2b(urlencode(items).encode(), digest_size=12).hexdigest() if items else "-"
 
 
 def generation() -> int:
@@ -131,3 +150,188 @@ def catalog_cache_follows_orders(sender, order, **kwargs):
     else:
         product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
     catalog_cache_invalidate(product_ids=product_ids, lists=False)
+
+
+# --- Per-visitor layering ----------------------------------------------------------------------
+
+CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
+MARKER = re.compile(r"<!--personal:([a-z_]+)((?::\d+)*)-->")
+
+
+def shared_render(request, template: str, context: dict) -> str:
+    """Render the part of a page every visitor shares: personal parts come out as markers.
+
+    The templates of such pages extend shop/storefront/layered.html and put markers, never `user`,
+    where a visitor's own data goes; the CSRF token is a placeholder.
+    """
+    return render_to_string(template, {**context, "csrf_token": CSRF_PLACEHOLDER}, request)
+
+
+class Visitor:
+    """What is personal about one request, each fact read at most once, for all markers together."""
+
+    def __init__(self, request, markers: list[tuple[str, tuple[int, ...]]]):
+        self.request = request
+        self.user = request.user
+        self.ids_by_name: dict[str, set[int]] = {}
+        for name, args in markers:
+            if args:
+                self.ids_by_name.setdefault(name, set()).add(args[0])
+        self._facts: dict[str, object] = {}
+
+    def _once(self, name: str, read: Callable[[], object]):
+        if name not in self._facts:
+            self._facts[name] = read()
+        return self._facts[name]
+
+    def liked_ids(self) -> set[int]:
+        from shop.selectors.catalog import liked_product_ids
+
+        ids = self.ids_by_name.get("heart", set()) | self.ids_by_name.get("like_form", set())
+        return self._once(
+            "liked", lambda: liked_product_ids(user=self.user, product_ids=ids) if ids else set()
+        )
+
+    def bought_ids(self) -> set[int]:
+        from shop.selectors.orders import products_bought
+
+        ids = self.ids_by_name.get("bought", set())
+        return self._once(
+            "bought", lambda: products_bought(user=self.user, product_ids=ids) if ids else set()
+        )
+
+    def cart_count(self) -> int:
+        from shop.selectors.orders import cart_item_count
+        from shop.views.cart import SESSION_CART_ID
+
+        def read():
+            cart_id = None
+            if not self.user.is_authenticated and settings.SESSION_COOKIE_NAME in self.request.COOKIES:
+                cart_id = self.request.session.get(SESSION_CART_ID)
+            return cart_item_count(user=self.user, cart_id=cart_id)
+
+        return self._once("cart_count", read)
+
+
+def _fragment(template: str, context: dict) -> str:
+    # Rendered without context processors: a fragment is given exactly what it shows.
+    return get_template(template).render(context)
+
+
+def _nav(visitor: Visitor, args) -> str:
+    def unread():
+        from accounts.selectors import notification_unread_count
+
+        return notification_unread_count(user=visitor.user)
+
+    return _fragment(
+        "partials/topbar_nav.html",
+        {"user": visitor.user, "request": visitor.request, "inbox_unread_count": unread},
+    )
+
+
+def _messages(visitor: Visitor, args) -> str:
+    cookies = visitor.request.COOKIES
+    if "messages" not in cookies and settings.SESSION_COOKIE_NAME not in cookies:
+        return ""  # no cookie, no session: nothing can be waiting
+    return _fragment("partials/messages.html", {"messages": get_messages(visitor.request)})
+
+
+def _cart_badge(visitor: Visitor, args) -> str:
+    return _fragment("shop/personal/cart_badge.html", {"cart_count": visitor.cart_count()})
+
+
+def _heart(visitor: Visitor, args) -> str:
+    liked = args[0] in visitor.liked_ids()
+    return visitor._once(f"heart:{liked}", lambda: _fragment("shop/personal/heart.html", {"liked": liked}))
+
+
+def _like_form(visitor: Visitor, args) -> str:
+    product_id, like_count = args
+    return _fragment(
+        "shop/personal/like_form.html",
+        {
+            "product_id": product_id,
+            "like_count": like_count,
+            "liked": product_id in visitor.liked_ids(),
+            "next": visitor.request.path,
+            "csrf_token": CSRF_PLACEHOLDER,
+        },
+    )
+
+
+def _bought(visitor: Visitor, args) -> str:
+    if args[0] not in visitor.bought_ids():
+        return ""
+    return _fragment("shop/personal/bought.html", {})
+
+
+def _friends_liked(visitor: Visitor, args) -> str:
+    from shop.selectors.catalog import friends_liked_products, product_cover
+
+    products = friends_liked_products(user=visitor.user, limit=8)
+    for product in products:
+        product.cover = product_cover(product)
+    return _fragment("shop/personal/friends_liked.html", {"user": visitor.user, "friends_liked": products})
+
+
+# Marker name -> what fills it for the visitor. A page may use any of them.
+PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
+    "nav": _nav,  # who is signed in, inbox badge (or the sign-in link)
+    "messages": _messages,  # flash messages waiting for this visitor
+    "cart_badge": _cart_badge,  # items in the visitor's cart
+    "heart": _heart,  # :product_id: ♥ or ♡ on a card
+    "like_form": _like_form,  # :product_id:like_count: the ♡ button of a product page
+    "bought": _bought,  # :product_id: "you bought this"
+    "friends_liked": _friends_liked,  # 朋友♡: what the visitor's friends liked
+}
+
+
+def personalize(request, shared: str) -> str:
+    """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token."""
+    found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
+    visitor = Visitor(request, found)
+    filled = {}
+    for name, args in found:
+        if (name, args) not in filled:
+            filled[name, args] = PERSONAL_PARTS[name](visitor, args)
+
+    def fill(match) -> str:
+        return filled[match.group(1), tuple(int(a) for a in match.group(2).split(":")[1:])]
+
+    body = MARKER.sub(fill, shared)
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+    return body
+
+
+def page_response(
+    request,
+    *,
+    key: str | None,
+    template: str,
+    build_context: Callable[[], dict],
+    generational: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    """A page whose shared part is cached under `key` (None: built every time) and whose personal
+    parts are layered on for this visitor.
+
+    `generational` pages (lists, which many catalog changes alter) are stored with the catalog
+    generation and read together with it in one round trip; product pages have their key deleted
+    when the product changes.
+    """
+    shared = None
+    if key is not None:
+        if generational:
+            built_at, shared = list_get(key)
+        else:
+            shared = shared_get(key)
+    if shared is None:
+        shared = shared_render(request, template, build_context())
+        if key is not None:
+            if generational:
+                list_set(key, built_at, shared)
+            else:
+                shared_set(key, shared)
+    return HttpResponse(personalize(request, shared), status=status)

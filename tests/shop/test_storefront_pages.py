@@ -309,4 +309,6 @@ def test_product_page_uses_a_fixed_number_of_queries(
     product = big_catalog[0]
     _count_queries(client, f"/products/{product.pk}/", django_assert_max_num_queries, 6)
     client.force_login(shopper)
-    _count_queries(client, f"/products/{product.pk}/", django_assert_max_num_queries, 10)
+    # Signed in, cache cold: the shared part (six) and the personal parts (session, user, inbox,
+    # cart, ♡, "you bought this"). Warm counts are pinned in test_catalog_cache.py.
+    _count_queries(client, f"/products/{product.pk}/", django_assert_max_num_queries, 12)

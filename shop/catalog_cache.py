@@ -37,11 +37,15 @@ from django.conf import settings
 from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
+from django.utils.translation import get_language
 
+from accounts.models import Friendship
+from accounts.signals import friendships_changed
 from shop import signals
 
 # Bumped by catalog changes that can alter any list. Never expires: an evicted generation comes
@@ -133,6 +137,19 @@ def catalog_cache_invalidate(*, product_ids: Iterable[int] = (), lists: bool = T
 
 
 # --- Orders move stock and sales: the parts showing them follow ------------------------------
+# (and friendships move 朋友♡)
+
+
+@receiver(friendships_changed, dispatch_uid="catalog-cache-friendships-changed")
+def friends_liked_follows_friendships(sender, user_ids, **kwargs):
+    friends_liked_invalidate(user_ids=user_ids)
+
+
+@receiver(post_save, sender=Friendship, dispatch_uid="catalog-cache-friendship-saved")
+@receiver(post_delete, sender=Friendship, dispatch_uid="catalog-cache-friendship-deleted")
+def friends_liked_follows_friendship_rows(sender, instance, **kwargs):
+    # Rows written one by one (the admin, fixtures); the services announce friendships_changed.
+    friends_liked_invalidate(user_ids=[instance.user_id, instance.friend_id])
 
 
 @receiver(signals.order_placed, dispatch_uid="catalog-cache-order-placed")
@@ -170,9 +187,10 @@ def shared_render(request, template: str, context: dict) -> str:
 class Visitor:
     """What is personal about one request, each fact read at most once, for all markers together."""
 
-    def __init__(self, request, markers: list[tuple[str, tuple[int, ...]]]):
+    def __init__(self, request, markers: list[tuple[str, tuple[int, ...]]], generation: int | None = None):
         self.request = request
         self.user = request.user
+        self.generation = generation  # the catalog generation, when the page already read it
         self.ids_by_name: dict[str, set[int]] = {}
         for name, args in markers:
             if args:
@@ -184,33 +202,24 @@ class Visitor:
             self._facts[name] = read()
         return self._facts[name]
 
-    def liked_ids(self) -> set[int]:
-        from shop.selectors.catalog import liked_product_ids
-
-        ids = self.ids_by_name.get("heart", set()) | self.ids_by_name.get("like_form", set())
-        return self._once(
-            "liked", lambda: liked_product_ids(user=self.user, product_ids=ids) if ids else set()
-        )
-
-    def bought_ids(self) -> set[int]:
-        from shop.selectors.orders import products_bought
-
-        ids = self.ids_by_name.get("bought", set())
-        return self._once(
-            "bought", lambda: products_bought(user=self.user, product_ids=ids) if ids else set()
-        )
-
-    def cart_count(self) -> int:
-        from shop.selectors.orders import cart_item_count
+    def facts(self):
+        """Every personal figure the page's markers need, in one query (shop.selectors.visitor)."""
+        from shop.selectors.visitor import visitor_facts
         from shop.views.cart import SESSION_CART_ID
 
         def read():
             cart_id = None
             if not self.user.is_authenticated and settings.SESSION_COOKIE_NAME in self.request.COOKIES:
                 cart_id = self.request.session.get(SESSION_CART_ID)
-            return cart_item_count(user=self.user, cart_id=cart_id)
+            ids = self.ids_by_name
+            return visitor_facts(
+                user=self.user,
+                liked_among=ids.get("heart", set()) | ids.get("like_form", set()),
+                bought_among=ids.get("bought", set()),
+                cart_id=cart_id,
+            )
 
-        return self._once("cart_count", read)
+        return self._once("facts", read)
 
 
 def _fragment(template: str, context: dict) -> str:
@@ -219,11 +228,7 @@ def _fragment(template: str, context: dict) -> str:
 
 
 def _nav(visitor: Visitor, args) -> str:
-    def unread():
-        from accounts.selectors import notification_unread_count
-
-        return notification_unread_count(user=visitor.user)
-
+    unread = visitor.facts().unread if visitor.user.is_authenticated else 0
     return _fragment(
         "partials/topbar_nav.html",
         {"user": visitor.user, "request": visitor.request, "inbox_unread_count": unread},
@@ -238,11 +243,11 @@ def _messages(visitor: Visitor, args) -> str:
 
 
 def _cart_badge(visitor: Visitor, args) -> str:
-    return _fragment("shop/personal/cart_badge.html", {"cart_count": visitor.cart_count()})
+    return _fragment("shop/personal/cart_badge.html", {"cart_count": visitor.facts().cart_count})
 
 
 def _heart(visitor: Visitor, args) -> str:
-    liked = args[0] in visitor.liked_ids()
+    liked = args[0] in visitor.facts().liked
     return visitor._once(f"heart:{liked}", lambda: _fragment("shop/personal/heart.html", {"liked": liked}))
 
 
@@ -253,7 +258,7 @@ def _like_form(visitor: Visitor, args) -> str:
         {
             "product_id": product_id,
             "like_count": like_count,
-            "liked": product_id in visitor.liked_ids(),
+            "liked": product_id in visitor.facts().liked,
             "next": visitor.request.path,
             "csrf_token": CSRF_PLACEHOLDER,
         },
@@ -261,18 +266,46 @@ def _like_form(visitor: Visitor, args) -> str:
 
 
 def _bought(visitor: Visitor, args) -> str:
-    if args[0] not in visitor.bought_ids():
+    if args[0] not in visitor.facts().bought:
         return ""
     return _fragment("shop/personal/bought.html", {})
 
 
+def friends_liked_key(user_id: int, language: str) -> str:
+    return f"catalog:personal:friends-liked:{user_id}:{language}"
+
+
+def friends_liked_invalidate(*, user_ids: Iterable[int]) -> None:
+    """Drop these users' 朋友♡ sections on commit (a friend ♡ed something, or their friends changed)."""
+    keys = [friends_liked_key(uid, code) for uid in set(user_ids) for code, _name in settings.LANGUAGES]
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
 def _friends_liked(visitor: Visitor, args) -> str:
+    """朋友♡ is the visitor's own, but costly to work out (friends, their ♡s, ranking, pictures), so
+    it is cached per visitor too: stored with the catalog generation (a catalog change retires it,
+    as it does list pages) and dropped when a friend ♡s or un-♡s a product or friends change."""
     from shop.selectors.catalog import friends_liked_products, product_cover
 
-    products = friends_liked_products(user=visitor.user, limit=8)
+    user = visitor.user
+    if not user.is_authenticated:
+        return _fragment("shop/personal/friends_liked.html", {"user": user, "friends_liked": []})
+    key = friends_liked_key(user.pk, get_language())
+    if visitor.generation is None:
+        found = cache.get_many([GENERATION_KEY, key])
+        current = found.get(GENERATION_KEY) or generation()
+    else:
+        found, current = {key: cache.get(key)}, visitor.generation
+    entry = found.get(key)
+    if entry is not None and entry[0] == current:
+        return entry[1]
+    products = friends_liked_products(user=user, limit=8)
     for product in products:
         product.cover = product_cover(product)
-    return _fragment("shop/personal/friends_liked.html", {"user": visitor.user, "friends_liked": products})
+    html = _fragment("shop/personal/friends_liked.html", {"user": user, "friends_liked": products})
+    cache.set(key, (current, html), settings.CATALOG_CACHE_SECONDS)
+    return html
 
 
 # Marker name -> what fills it for the visitor. A page may use any of them.
@@ -287,10 +320,10 @@ PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
 }
 
 
-def personalize(request, shared: str) -> str:
+def personalize(request, shared: str, *, generation: int | None = None) -> str:
     """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token."""
     found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
-    visitor = Visitor(request, found)
+    visitor = Visitor(request, found, generation)
     filled = {}
     for name, args in found:
         if (name, args) not in filled:
@@ -321,7 +354,7 @@ def page_response(
     generation and read together with it in one round trip; product pages have their key deleted
     when the product changes.
     """
-    shared = None
+    shared = built_at = None
     if key is not None:
         if generational:
             built_at, shared = list_get(key)
@@ -334,4 +367,4 @@ def page_response(
                 list_set(key, built_at, shared)
             else:
                 shared_set(key, shared)
-    return HttpResponse(personalize(request, shared), status=status)
+    return HttpResponse(personalize(request, shared, generation=built_at), status=status)

@@ -3,7 +3,7 @@ and prefetches once, so a page costs a fixed number of queries whatever its leng
 
 from collections import OrderedDict
 
-from django.db.models import Prefetch, QuerySet, Sum
+from django.db.models import Prefetch, QuerySet
 
 from shop.models import AfterSalesRequest, Cart, CartLine, Order, OrderLine, ProductImage, Shop
 
@@ -128,17 +128,6 @@ def managed_shop_ids(user) -> list[int] | None:
     return list(Shop.objects.managed_by(user).values_list("pk", flat=True))
 
 
-def cart_item_count(*, user, cart_id: int | None) -> int:
-    """How many items the visitor's cart holds (the 购物车 badge): one query, none without a cart."""
-    if user is not None and user.is_authenticated:
-        lines = CartLine.objects.filter(cart__user=user)
-    elif cart_id:
-        lines = CartLine.objects.filter(cart_id=cart_id, cart__user__isnull=True)
-    else:
-        return 0
-    return lines.aggregate(n=Sum("quantity"))["n"] or 0
-
-
 # Orders whose goods the buyer has (or will have): paid and everything after, not cancelled ones.
 BOUGHT_STATUSES = (
     Order.Status.PAID,
@@ -146,16 +135,3 @@ BOUGHT_STATUSES = (
     Order.Status.RECEIVED,
     Order.Status.COMPLETED,
 )
-
-
-def products_bought(*, user, product_ids) -> set[int]:
-    """Which of these products the user has bought ("you bought this"): one query."""
-    if user is None or not user.is_authenticated:
-        return set()
-    return set(
-        OrderLine.objects.filter(
-            order__buyer=user, order__status__in=BOUGHT_STATUSES, product_id__in=list(product_ids)
-        )
-        .values_list("product_id", flat=True)
-        .distinct()
-    )

@@ -10,8 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from accounts.models import Friendship
 from config.exceptions import DomainError
-from shop.catalog_cache import catalog_cache_invalidate
+from shop.catalog_cache import catalog_cache_invalidate, friends_liked_invalidate
 from shop.models import Product, ProductLike
 
 
@@ -28,6 +29,7 @@ def product_like(*, user, product: Product) -> bool:
             if created:
                 Product.objects.filter(pk=product.pk).update(like_count=F("like_count") + 1)
                 catalog_cache_invalidate(product_ids=[product.pk], lists=False)
+                _friends_see_it(user)
     except IntegrityError:  # the same like raced in from another request
         return False
     return created
@@ -40,4 +42,11 @@ def product_unlike(*, user, product: Product) -> bool:
         if deleted:
             Product.objects.filter(pk=product.pk, like_count__gt=0).update(like_count=F("like_count") - 1)
             catalog_cache_invalidate(product_ids=[product.pk], lists=False)
+            _friends_see_it(user)
     return bool(deleted)
+
+
+def _friends_see_it(user) -> None:
+    # The user's friends' 朋友♡ sections count this ♡.
+    befriended_by = Friendship.objects.filter(friend=user).values_list("user_id", flat=True)
+    friends_liked_invalidate(user_ids=list(befriended_by))

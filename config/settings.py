@@ -163,6 +163,7 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_USERNAME_CALLABLE = "accounts.signin.signin_username"
 AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip_address"
 AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on stdout
 AXES_SENSITIVE_PARAMETERS = ["username", "phone"]  # phone numbers stay out of log lines
 # Client address: REMOTE_ADDR unless a reverse proxy we trust sets a header. CLIENT_IP_HEADER names it
 # (e.g. X-Forwarded-For or X-Real-IP); CLIENT_IP_TRUSTED_PROXIES is how many proxies of ours append to it,
@@ -327,5 +328,6 @@ LOGGING = {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
     },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and locks are warnings; its per-attempt chatter is INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

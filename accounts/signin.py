@@ -17,7 +17,8 @@ import logging
 from datetime import timedelta
 
 from axes.handlers.database import AxesDatabaseHandler
-from axes.helpers import get_cool_off
+from axes.helpers import get_client_username, get_cool_off
+from axes.models import AccessAttempt
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
@@ -42,6 +43,16 @@ class SignInAttemptHandler(AxesDatabaseHandler):
         if by_address >= settings.SIGNIN_ADDRESS_FAILURE_LIMIT:
             return max(by_account, settings.AXES_FAILURE_LIMIT)
         return by_account
+
+    def reset_user_attempts(self, request, credentials: dict | None = None) -> int:
+        """After a successful sign-in (AXES_RESET_ON_SUCCESS), forget that account's failures only.
+        axes would also forget the client address's, so one good account of an attacker's would wipe
+        the count of every account guessed at from the same address."""
+        username = get_client_username(request, credentials)
+        if not username:
+            return 0
+        count, _deleted = AccessAttempt.objects.filter(username=username).delete()
+        return count
 
     def user_login_failed(self, sender, credentials: dict, request=None, **kwargs):
         super().user_login_failed(sender, credentials, request=request, **kwargs)

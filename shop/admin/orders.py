@@ -263,7 +263,8 @@ class AfterSalesPhotoInline(ReadOnlyInline):
     @admin.display(description=_("photo"))
     def preview(self, photo):
         return format_html(
-            '<a href="{0}" target="_blank"><img src="{0}" style="max-height:160px"></a>', photo.image.url
+            '<a href="{0}" target="_blank"><img src="{0}" style="max-height:160px"></a>',
+            photo.get_absolute_url(),
         )
 
 

@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderLine, Payment, Refund
+from shop.private_media import IMAGE_EXTENSIONS
 from shop.services.locking import lock_one
 from shop.services.order_errors import (
     AfterSalesAlreadyOpen,
@@ -58,6 +59,8 @@ def after_sales_photos_validate(photos) -> list:
         if image_format not in ALLOWED_IMAGE_FORMATS:
             raise InvalidPhoto(field="photos")
         photo.seek(0)
+        # The buyer's file name is not kept (it may say who they are); the extension is the verified format's.
+        photo.name = f"photo.{IMAGE_EXTENSIONS[image_format]}"
     return photos
 
 

@@ -213,3 +213,20 @@ def test_counting_does_not_need_redis(client, shopper, password):
         answers = [page_sign_in(client, shopper.phone, WRONG).status_code for _ in range(LIMIT)]
         assert answers == [400] * (LIMIT - 1) + [429]
         assert page_sign_in(client, shopper.phone, password).status_code == 429
+
+
+def test_signing_in_to_ones_own_account_does_not_reset_the_count_of_others(shopper, password):
+    """An attacker with one real account signs in between guesses: the victim's count and the
+    address's count go on (axes alone would delete every row of the address on success)."""
+    attacker = UserFactory(password=password)
+    for _ in range(LIMIT - 1):
+        assert token_sign_in(shopper.phone, WRONG, address="10.9.9.9").status_code == 400
+    assert token_sign_in(attacker.phone, password, address="10.9.9.9").status_code == 200
+    assert token_sign_in(shopper.phone, WRONG, address="10.9.9.9").status_code == 429
+
+    victims = UserFactory.create_batch(20, password=password)
+    for user in victims[:15]:
+        token_sign_in(user.phone, WRONG, address="10.8.8.8")
+    assert token_sign_in(attacker.phone, password, address="10.8.8.8").status_code == 200
+    answers = [token_sign_in(user.phone, WRONG, address="10.8.8.8").status_code for user in victims[15:]]
+    assert answers == [400] * 4 + [429]

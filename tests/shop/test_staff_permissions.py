@@ -263,3 +263,18 @@ def test_a_shopper_or_other_shops_staff_is_refused_everywhere(paid_order, other_
         user=outsider, shop_id=paid_order.shop_id, permission=StaffPermission.MANAGE_COMMISSION
     )
     assert place_order  # the helper stays importable for neighbours
+
+
+def test_the_staff_after_sales_queue_asks_for_permissions_once(client, paid_order, staff):  # noqa: F811
+    """The queue's actions depend on the staff member's rights: one query, whatever the number of rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _request(paid_order)
+    client.force_login(staff)
+    changelist = reverse("admin:shop_aftersalesrequest_changelist")
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(changelist).status_code == 200
+    membership_reads = [q["sql"] for q in queries.captured_queries if "shop_shopmembership" in q["sql"]]
+    permission_reads = [sql for sql in membership_reads if "can_approve_refunds" in sql]
+    assert len(permission_reads) == 1, permission_reads

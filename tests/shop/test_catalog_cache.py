@@ -373,3 +373,16 @@ def test_friends_section_is_cached_per_shopper_and_follows_friends_likes_and_fri
         sku = first.skus.order_by("pk").first()
         services.sku_update(sku=sku, price_fen=7700, original_price_fen=None, stock=sku.stock)
     assert "¥77.00" in friends_section(client.get("/").content.decode())
+
+
+def test_signed_out_visitors_see_their_own_cart_badge_only(catalog):
+    first = catalog[0]
+    with_cart, without = Client(), Client()
+    response = with_cart.post("/cart/add/", {"sku_id": first.skus.first().pk, "quantity": 3, "next": "/"})
+    assert response.status_code == 302
+    for _round in range(2):
+        for client in (without, with_cart):
+            client.get("/")
+    assert 'data-testid="cart-count">3<' in with_cart.get("/").content.decode()
+    assert 'data-testid="cart-count"' not in without.get("/").content.decode()
+    assert 'data-testid="cart-count"' not in without.get(f"/products/{first.pk}/").content.decode()

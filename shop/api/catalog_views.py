@@ -20,6 +20,7 @@ from shop.admin.scoping import managed_shops
 from shop.api import catalog_serializers as io
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
+from shop.selectors.visitor import visitor_facts
 from shop.services import catalog as services
 from shop.services.staff_permissions import StaffPermission, staff_require
 
@@ -103,7 +104,7 @@ class ProductDetailView(APIView):
                 return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
             shared = io.ProductDetailOutput(product).data
             catalog_cache.shared_set(key, shared)
-        liked = selectors.liked_product_ids(user=request.user, product_ids=[pk])
+        liked = visitor_facts(user=request.user, liked_among=[pk], badges=False).liked
         return Response({**shared, "liked": pk in liked})
 
 

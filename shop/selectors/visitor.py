@@ -41,8 +41,9 @@ def _placeholders(n: int) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _facts_sql(*, signed_in: bool, liked: int, bought: int) -> str:
-    """The UNION ALL for a visitor signed in or not, with `liked` and `bought` ids to look up."""
+def _facts_sql(*, signed_in: bool, liked: int, bought: int, badges: bool = True) -> str:
+    """The UNION ALL for a visitor signed in or not, with `liked` and `bought` ids to look up, and
+    the cart and inbox badges unless `badges` is false."""
     parts = []
     if liked:
         parts.append(
@@ -58,6 +59,8 @@ def _facts_sql(*, signed_in: bool, liked: int, bought: int) -> str:
             f"AND {_column(Order, 'status')} IN ({_placeholders(len(BOUGHT_STATUSES))}) "
             f"AND {_column(OrderLine, 'product')} IN ({_placeholders(bought)})"
         )
+    if not badges:
+        return " UNION ALL ".join(parts)
     cart_owner = f"{_column(Cart, 'user')} = %s" if signed_in else f"{_column(Cart, 'id')} = %s"
     if not signed_in:
         cart_owner += f" AND {_column(Cart, 'user')} IS NULL"
@@ -74,26 +77,33 @@ def _facts_sql(*, signed_in: bool, liked: int, bought: int) -> str:
 
 
 def visitor_facts(
-    *, user, liked_among: Collection[int] = (), bought_among: Collection[int] = (), cart_id: int | None = None
+    *,
+    user,
+    liked_among: Collection[int] = (),
+    bought_among: Collection[int] = (),
+    cart_id: int | None = None,
+    badges: bool = True,
 ) -> VisitorFacts:
-    """The visitor's ♡s among `liked_among`, purchases among `bought_among`, cart items and unread
-    notifications: one query, none for a signed-out visitor without a cart."""
+    """The visitor's ♡s among `liked_among`, purchases among `bought_among`, and (with `badges`) cart
+    items and unread notifications: one query, none when there is nothing to look up."""
     facts = VisitorFacts()
     signed_in = user.is_authenticated
-    if not signed_in and not cart_id:
-        return facts
     liked = sorted(liked_among) if signed_in else []
     bought = sorted(bought_among) if signed_in else []
+    if not (badges and (signed_in or cart_id)) and not (liked or bought):
+        return facts
     params: list = []
     if liked:
         params += [user.pk, *liked]
     if bought:
         params += [user.pk, *(status.value for status in BOUGHT_STATUSES), *bought]
-    params.append(user.pk if signed_in else cart_id)
-    if signed_in:
-        params.append(user.pk)
+    if badges:
+        params.append(user.pk if signed_in else cart_id)
+        if signed_in:
+            params.append(user.pk)
+    sql = _facts_sql(signed_in=signed_in, liked=len(liked), bought=len(bought), badges=badges)
     with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(signed_in=signed_in, liked=len(liked), bought=len(bought)), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     for kind, value in rows:
         if kind == "liked":

@@ -20,7 +20,8 @@ from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, O
 from shop.selectors.orders import managed_shop_ids
 from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
 from shop.services.orders import orders_ship_many
-from shop.templatetags.money import format_fen
+from shop.services.refunds import MERCHANT_REFUNDABLE, RefundLineSpec, order_refund, order_refund_balances
+from shop.templatetags.money import format_fen, parse_yuan
 
 register_shop_path(OrderEvent, "order__shop")
 register_shop_path(Payment, "order__shop")
@@ -103,10 +104,27 @@ class PaymentInline(ReadOnlyInline):
 class RefundInline(ReadOnlyInline):
     model = Refund
     shop_path = "order__shop"
-    fields = ["out_refund_no", "refund_id", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+    fields = ["out_refund_no", "source", "amount", "what", "status", "reason", "created_at", "succeeded_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines__line")
+
+    @admin.display(description=_("amount"))
+    def amount(self, refund):
+        return format_fen(refund.amount_fen)
+
+    @admin.display(description=_("lines"))
+    def what(self, refund):
+        parts = [
+            f"{line.line.title} × {line.quantity} {format_fen(line.amount_fen)}"
+            for line in refund.lines.all()
+        ]
+        if refund.shipping_fen:
+            parts.append(f"{_('shipping')} {format_fen(refund.shipping_fen)}")
+        return "; ".join(parts)
 
 
 class ShipForm(forms.Form):
@@ -194,6 +212,11 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             path(
                 "<int:order_id>/ship/", self.admin_site.admin_view(self.ship_one_view), name="shop_order_ship"
             ),
+            path(
+                "<int:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="shop_order_refund",
+            ),
             *super().get_urls(),
         ]
 
@@ -249,6 +272,63 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         if response is None and request.method == "POST":
             return redirect(reverse("admin:shop_order_change", args=[order.pk]))
         return response or self._ship_page(request, [order], action_form=False)
+
+    def refund_view(self, request, order_id: int):
+        """The merchant refunds an order directly: units and/or amounts per line, part of the
+        shipping fee, or everything left; optionally putting the units back on sale."""
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        if not self.has_change_permission(request, order):
+            return redirect("admin:index")
+        balances, shipping_left = order_refund_balances(order)
+        lines = [(line, balances[line.pk]) for line in order.lines.all()]
+        errors: list[str] = []
+        if request.method == "POST":
+            try:
+                specs = []
+                for line, _left in lines:
+                    quantity = int(request.POST.get(f"quantity_{line.pk}") or 0)
+                    amount_text = (request.POST.get(f"amount_{line.pk}") or "").strip()
+                    amount = parse_yuan(amount_text) if amount_text else None
+                    if quantity or amount:
+                        specs.append(RefundLineSpec(line_id=line.pk, quantity=quantity, amount_fen=amount))
+                shipping_text = (request.POST.get("shipping") or "").strip()
+                shipping_fen = parse_yuan(shipping_text) if shipping_text else 0
+            except ValueError:
+                errors.append(_("Enter units as whole numbers and amounts in yuan, e.g. 12.50."))
+            if not errors:
+                try:
+                    refund = order_refund(
+                        order_id=order.pk,
+                        actor=request.user,
+                        reason=request.POST.get("reason", ""),
+                        full=bool(request.POST.get("full")),
+                        lines=specs,
+                        shipping_fen=shipping_fen,
+                        restock=bool(request.POST.get("restock")),
+                        shop_ids=managed_shop_ids(request.user),
+                    )
+                except DomainError as error:
+                    errors.append(str(error.message))
+                else:
+                    self.message_user(
+                        request,
+                        _("Refund of %(amount)s started; the buyer is told when it succeeds.")
+                        % {"amount": format_fen(refund.amount_fen)},
+                        messages.SUCCESS,
+                    )
+                    return redirect(reverse("admin:shop_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund order %(number)s") % {"number": order.number},
+            "opts": self.model._meta,
+            "order": order,
+            "lines": lines,
+            "shipping_left": shipping_left,
+            "refundable": order.status in MERCHANT_REFUNDABLE,
+            "errors": errors,
+            "posted": request.POST if request.method == "POST" else {},
+        }
+        return TemplateResponse(request, "admin/shop/order/refund.html", context)
 
 
 class AfterSalesPhotoInline(ReadOnlyInline):

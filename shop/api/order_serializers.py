@@ -1,6 +1,7 @@
 """Serializers of the order API: small input serializers per operation, output shapes shared.
 Money is integer fen everywhere; the client never sends a price."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from shop.models import AfterSalesRequest, CartLine, Order, OrderEvent, Refund
@@ -232,10 +233,56 @@ class AfterSalesOutputSerializer(serializers.ModelSerializer):
         return [photo.image.url for photo in obj.photos.all()]
 
 
+class RefundLineOutputSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    amount_fen = serializers.IntegerField()
+
+
 class RefundOutputSerializer(serializers.ModelSerializer):
+    lines = RefundLineOutputSerializer(many=True)
+
     class Meta:
         model = Refund
-        fields = ["out_refund_no", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+        fields = [
+            "out_refund_no",
+            "source",
+            "amount_fen",
+            "shipping_fen",
+            "status",
+            "reason",
+            "lines",
+            "created_at",
+            "succeeded_at",
+        ]
+
+
+class RefundLineInputSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField(min_value=1, max_value=2**62)
+    quantity = serializers.IntegerField(min_value=0, max_value=99999, default=0)
+    amount_fen = serializers.IntegerField(
+        min_value=0, max_value=10**13, required=False, allow_null=True, default=None
+    )
+
+
+class MerchantRefundInputSerializer(serializers.Serializer):
+    """Name `lines` (units, and optionally an amount per line; omitted: the units' share) and/or a
+    `shipping_fen`; or an order-level `amount_fen` split over the lines; or `full`."""
+
+    reason = serializers.CharField(max_length=80)
+    full = serializers.BooleanField(default=False)
+    lines = RefundLineInputSerializer(many=True, required=False, max_length=200)
+    shipping_fen = serializers.IntegerField(min_value=0, max_value=10**13, default=0)
+    amount_fen = serializers.IntegerField(min_value=1, max_value=10**13, required=False, allow_null=True)
+    restock = serializers.BooleanField(default=False)
+
+    def validate(self, attrs):
+        named = sum(bool(x) for x in (attrs.get("full"), attrs.get("lines"), attrs.get("amount_fen")))
+        if named != 1 and not (attrs.get("shipping_fen") and named == 0):
+            raise serializers.ValidationError(
+                {"lines": [_("Give exactly one of: full, lines (with shipping_fen), or amount_fen.")]}
+            )
+        return attrs
 
 
 class OrderDetailOutputSerializer(OrderOutputSerializer):

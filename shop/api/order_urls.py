@@ -31,6 +31,11 @@ urlpatterns: list = [
     path(
         "merchant/orders/<str:number>/ship/", views.MerchantOrderShipApi.as_view(), name="merchant-order-ship"
     ),
+    path(
+        "merchant/orders/<str:number>/refunds/",
+        views.MerchantOrderRefundApi.as_view(),
+        name="merchant-order-refund",
+    ),
     path("merchant/after-sales/", views.MerchantAfterSalesListApi.as_view(), name="merchant-after-sales"),
     path(
         "merchant/after-sales/<int:request_id>/approve/",

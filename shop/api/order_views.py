@@ -40,6 +40,7 @@ from shop.services.checkout import checkout_buy_now, checkout_from_cart
 from shop.services.order_errors import OrderNotFound
 from shop.services.orders import order_cancel, order_confirm_receipt, order_ship, orders_ship_many
 from shop.services.payments import payment_start
+from shop.services.refunds import RefundLineSpec, order_refund
 from shop.views.payments import client_ip
 
 TAG_CART = ["cart"]
@@ -347,6 +348,36 @@ class MerchantOrderShipApi(_Merchant):
             **data.validated_data,
         )
         return Response(s.MerchantOrderOutputSerializer(_merchant_order(request, number)).data)
+
+
+class MerchantOrderRefundApi(_Merchant):
+    @extend_schema(
+        tags=TAG_MERCHANT,
+        request=s.MerchantRefundInputSerializer,
+        responses={201: s.RefundOutputSerializer, 503: PROVIDER_UNAVAILABLE},
+        summary="Refund a paid order (any time, also after completion): lines, an amount, or in full",
+    )
+    def post(self, request, number: str):
+        data = s.MerchantRefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        order = _merchant_order(request, number)
+        if values.get("lines"):
+            lines = [RefundLineSpec(**line) for line in values["lines"]]
+        else:
+            lines = None if values.get("amount_fen") else []  # [] with shipping_fen: the fee alone
+        refund = order_refund(
+            order_id=order.pk,
+            actor=request.user,
+            reason=values["reason"],
+            full=values["full"],
+            lines=lines,
+            amount_fen=values.get("amount_fen"),
+            shipping_fen=values["shipping_fen"],
+            restock=values["restock"],
+            shop_ids=managed_shop_ids(request.user),
+        )
+        return Response(s.RefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 
 class MerchantBulkShipApi(_Merchant):

@@ -88,7 +88,7 @@ def order_for_buyer(*, user, number: str) -> Order | None:
                 "after_sales",
                 queryset=AfterSalesRequest.objects.select_related("line").prefetch_related("photos"),
             ),
-            "refunds",
+            "refunds__lines",
         )
         .first()
     )

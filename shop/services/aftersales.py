@@ -15,9 +15,8 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
-from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderLine, Payment, Refund
-from shop.services.locking import lock_one
-from shop.services.order_errors import (
+from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Refund
+from shop.services.errors import (
     AfterSalesAlreadyOpen,
     AfterSalesNotAllowed,
     AfterSalesNotFound,
@@ -26,9 +25,16 @@ from shop.services.order_errors import (
     InvalidTransition,
     OrderNotFound,
 )
+from shop.services.locking import lock_one
 from shop.services.orders import OPEN_AFTER_SALES, buyer_order_url, notify_user, order_event_log
-from shop.services.payments import refund_create
-from shop.services.stock import stock_return
+from shop.services.refunds import (
+    LineBalance,
+    RefundLineSpec,
+    order_payment,
+    order_refund_balances,
+    refund_create,
+    units_share_fen,
+)
 
 R = AfterSalesRequest.Status
 MAX_PHOTOS = 3
@@ -60,12 +66,15 @@ def after_sales_photos_validate(photos) -> list:
     return photos
 
 
-def after_sales_amount_fen(line: OrderLine, quantity: int) -> int:
+def after_sales_amount_fen(line: OrderLine, quantity: int, left: LineBalance | None = None) -> int:
     """The refund for `quantity` units of a line: its share of what was paid for the line; the last
-    units take the remainder, so the parts add up to the line total exactly."""
-    if line.refunded_quantity + quantity >= line.quantity:
-        return line.total_fen - line.refunded_fen
-    return line.total_fen * quantity // line.quantity
+    units take the remainder, so the parts add up to the line total exactly (shop.services.refunds).
+    `left` is what is not yet refunded or being refunded (default: the line's settled figures)."""
+    if left is None:
+        left = LineBalance(line.quantity - line.refunded_quantity, line.total_fen - line.refunded_fen)
+    return units_share_fen(
+        line_total_fen=line.total_fen, line_quantity=line.quantity, quantity=quantity, left=left
+    )
 
 
 def after_sales_window_open(order: Order, now=None) -> bool:
@@ -111,9 +120,10 @@ def after_sales_create(
             )
         if AfterSalesRequest.objects.filter(line=line, status__in=OPEN_AFTER_SALES).exists():
             raise AfterSalesAlreadyOpen()
-        if not 1 <= quantity <= line.quantity - line.refunded_quantity:
+        left = order_refund_balances(order)[0][line.pk]
+        if not 1 <= quantity <= left.quantity_left:
             raise InvalidQuantity(
-                _("Choose between 1 and %(n)s.") % {"n": line.quantity - line.refunded_quantity},
+                _("Choose between 1 and %(n)s.") % {"n": left.quantity_left},
                 field="quantity",
             )
         try:
@@ -124,7 +134,7 @@ def after_sales_create(
                     requested_by=buyer,
                     kind=kind,
                     quantity=quantity,
-                    amount_fen=after_sales_amount_fen(line, quantity),
+                    amount_fen=after_sales_amount_fen(line, quantity, left),
                     reason=reason[:300],
                 )
         except IntegrityError:
@@ -133,7 +143,7 @@ def after_sales_create(
             AfterSalesPhoto.objects.create(request=request, image=photo)
         order_event_log(
             order=order,
-            kind="after_sales_requested",
+            kind=OrderEvent.Kind.AFTER_SALES_REQUESTED,
             actor=buyer,
             note=f"{request.get_kind_display()} {line.title} × {quantity}",
         )
@@ -168,9 +178,11 @@ def _tell_buyer(order: Order, request: AfterSalesRequest, title: str) -> None:
 def after_sales_approve(
     *, request_id: int, actor, restock: bool = False, note: str = "", shop_ids=None
 ) -> AfterSalesRequest:
-    """open → approved: put the stock back if asked, refund the amount through the provider, tell the
-    buyer. `shop_ids` fences to the merchant's shops. Approving again changes nothing; approving a
-    rejected or withdrawn request raises InvalidTransition."""
+    """open → approved: refund the amount through the provider (putting the units back on sale if
+    asked), tell the buyer. `shop_ids` fences to the merchant's shops. Approving again changes
+    nothing; approving a rejected or withdrawn request raises InvalidTransition.
+
+    Locks (the rule in shop.services.locking): the order, the request, then the payment, then SKUs."""
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
         if request.status in (R.APPROVED, R.REFUNDED):
@@ -179,8 +191,7 @@ def after_sales_approve(
             raise InvalidTransition(
                 _("This request was already %(s)s.") % {"s": request.get_status_display()}
             )
-        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).order_by("pk").first()
-        if payment is None:
+        if order_payment(order) is None:
             raise InvalidTransition(_("This order has no payment to refund."))
         request.status = R.APPROVED
         request.restock = bool(restock)
@@ -188,22 +199,35 @@ def after_sales_approve(
         request.decided_at = timezone.now()
         request.decision_note = (note or "").strip()[:300]
         request.save(update_fields=["status", "restock", "decided_by", "decided_at", "decision_note"])
-        if request.restock and request.line.sku_id:
-            stock_return(quantities={request.line.sku_id: request.quantity})
-        order_event_log(order=order, kind="after_sales_approved", actor=actor, note=request.decision_note)
-        refund_create(
+        order_event_log(
             order=order,
-            payment=payment,
-            amount_fen=request.amount_fen,
-            reason=_("After-sales %(kind)s") % {"kind": request.get_kind_display()},
-            after_sales=request,
+            kind=OrderEvent.Kind.AFTER_SALES_APPROVED,
+            actor=actor,
+            note=request.decision_note,
+            data={"after_sales_id": request.pk, "restock": request.restock},
         )
+        _refund_request(order, request, actor=actor, restock=request.restock)
         _tell_buyer(
             order,
             request,
             _("Your after-sales request for %(title)s was approved") % {"title": request.line.title},
         )
     return request
+
+
+def _refund_request(order: Order, request: AfterSalesRequest, *, actor, restock: bool) -> Refund:
+    """The refund of a request: its line, units and amount. Caller holds the order and request locks."""
+    return refund_create(
+        order=order,
+        source=Refund.Source.AFTER_SALES,
+        lines=[
+            RefundLineSpec(line_id=request.line_id, quantity=request.quantity, amount_fen=request.amount_fen)
+        ],
+        reason=_("After-sales %(kind)s") % {"kind": request.get_kind_display()},
+        after_sales=request,
+        restock=restock,
+        actor=actor,
+    )
 
 
 def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterSalesRequest:
@@ -223,16 +247,10 @@ def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterS
             )
         if request.refunds.exclude(status=Refund.Status.FAILED).exists():
             return request
-        payment = Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).order_by("pk").first()
-        if payment is None:
+        if order_payment(order) is None:
             raise InvalidTransition(_("This order has no payment to refund."))
-        refund_create(
-            order=order,
-            payment=payment,
-            amount_fen=request.amount_fen,
-            reason=_("After-sales %(kind)s") % {"kind": request.get_kind_display()},
-            after_sales=request,
-        )
+        # The units went back on sale (if chosen) with the first attempt.
+        _refund_request(order, request, actor=actor, restock=False)
     return request
 
 
@@ -252,7 +270,9 @@ def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None)
         request.decided_at = timezone.now()
         request.decision_note = note[:300]
         request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-        order_event_log(order=order, kind="after_sales_rejected", actor=actor, note=request.decision_note)
+        order_event_log(
+            order=order, kind=OrderEvent.Kind.AFTER_SALES_REJECTED, actor=actor, note=request.decision_note
+        )
         _tell_buyer(
             order,
             request,
@@ -273,5 +293,5 @@ def after_sales_withdraw(*, request_id: int, buyer) -> AfterSalesRequest:
             )
         request.status = R.WITHDRAWN
         request.save(update_fields=["status"])
-        order_event_log(order=order, kind="after_sales_withdrawn", actor=buyer)
+        order_event_log(order=order, kind=OrderEvent.Kind.AFTER_SALES_WITHDRAWN, actor=buyer)
     return request

@@ -250,6 +250,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "complete-orders": {"task": "shop.tasks.complete_orders", "schedule": timedelta(minutes=10)},
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
     "reconcile-refunds": {"task": "shop.tasks.reconcile_refunds", "schedule": timedelta(minutes=5)},
+    "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
 }
 
 # --- Domain settings --------------------------------------------------------------------------

@@ -71,3 +71,10 @@ def reconcile_refunds() -> int:
 
     return refunds_reconcile()
 
+
+@shared_task(**RETRY)
+def after_sales_timers() -> int:
+    """Beat: the after-sales deadlines (merchant answer, buyer's return, merchant's receipt)."""
+    from shop.services.aftersales import after_sales_run_timers
+
+    return after_sales_run_timers()

@@ -18,7 +18,12 @@ from config.exceptions import DomainError
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
-from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
+from shop.services.aftersales import (
+    after_sales_approve,
+    after_sales_refund_retry,
+    after_sales_reject,
+    after_sales_return_receive,
+)
 from shop.services.orders import orders_ship_many
 from shop.services.refunds import MERCHANT_REFUNDABLE, RefundLineSpec, order_refund, order_refund_balances
 from shop.templatetags.money import format_fen, parse_yuan
@@ -354,7 +359,14 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
     list_select_related = ["order", "line"]
     ordering = ["status", "-created_at"]
-    actions = ["approve", "approve_and_restock", "reject", "retry_refund"]
+    actions = [
+        "approve",
+        "approve_and_restock",
+        "receive_return",
+        "receive_return_and_restock",
+        "reject",
+        "retry_refund",
+    ]
     inlines = [AfterSalesPhotoInline]
     change_form_template = "admin/shop/aftersalesrequest/change_form.html"
 
@@ -396,6 +408,13 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                     )
                 elif decision == "retry_refund":
                     after_sales_refund_retry(request_id=request_id, actor=request.user, shop_ids=shop_ids)
+                elif decision in ("receive", "receive_restock"):
+                    after_sales_return_receive(
+                        request_id=request_id,
+                        actor=request.user,
+                        restock=decision == "receive_restock",
+                        shop_ids=shop_ids,
+                    )
                 else:
                     after_sales_approve(
                         request_id=request_id,
@@ -414,13 +433,21 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description=_("Approve and refund"))
+    @admin.action(description=_("Approve (refund only: refund now; return: ask for the goods back)"))
     def approve(self, request, queryset):
         self._decide(request, list(queryset.values_list("pk", flat=True)), "approve")
 
     @admin.action(description=_("Approve, refund and return the stock"))
     def approve_and_restock(self, request, queryset):
         self._decide(request, list(queryset.values_list("pk", flat=True)), "approve_restock")
+
+    @admin.action(description=_("Return received: refund"))
+    def receive_return(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "receive")
+
+    @admin.action(description=_("Return received: refund and return the stock"))
+    def receive_return_and_restock(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "receive_restock")
 
     @admin.action(description=_("Reject"))
     def reject(self, request, queryset):
@@ -433,6 +460,12 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     def decide_view(self, request, request_id: int):
         row = get_object_or_404(self.get_queryset(request), pk=request_id)
         decision = request.POST.get("decision")
-        if request.method == "POST" and decision in {"approve", "approve_restock", "reject"}:
+        if request.method == "POST" and decision in {
+            "approve",
+            "approve_restock",
+            "reject",
+            "receive",
+            "receive_restock",
+        }:
             self._decide(request, [row.pk], decision, note=request.POST.get("decision_note", ""))
         return redirect(reverse("admin:shop_aftersalesrequest_change", args=[row.pk]))

@@ -200,9 +200,18 @@ class PlacedOrderOutputSerializer(OrderOutputSerializer):
 
 
 class OrderEventOutputSerializer(serializers.ModelSerializer):
+    """`text`: the event as a sentence for people; `data`: what a program needs (amounts in fen)."""
+
+    text = serializers.SerializerMethodField()
+
     class Meta:
         model = OrderEvent
-        fields = ["kind", "from_status", "to_status", "note", "created_at"]
+        fields = ["kind", "text", "from_status", "to_status", "note", "data", "created_at"]
+
+    def get_text(self, event) -> str:
+        from shop.selectors.timeline import event_sentence
+
+        return event_sentence(event, event.order)
 
 
 class AfterSalesOutputSerializer(serializers.ModelSerializer):
@@ -225,6 +234,10 @@ class AfterSalesOutputSerializer(serializers.ModelSerializer):
             "restock",
             "decision_note",
             "decided_at",
+            "return_carrier",
+            "return_tracking_number",
+            "return_shipped_at",
+            "return_received_at",
             "created_at",
             "photos",
         ]
@@ -340,6 +353,15 @@ class AfterSalesCreateInputSerializer(serializers.Serializer):
 class AfterSalesApproveInputSerializer(serializers.Serializer):
     restock = serializers.BooleanField(default=False)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ReturnShipmentInputSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40)
+    tracking_number = serializers.CharField(max_length=64)
+
+
+class ReturnReceivedInputSerializer(serializers.Serializer):
+    restock = serializers.BooleanField(default=False)
 
 
 class AfterSalesRejectInputSerializer(serializers.Serializer):

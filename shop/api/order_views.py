@@ -33,6 +33,8 @@ from shop.services.aftersales import (
     after_sales_approve,
     after_sales_create,
     after_sales_reject,
+    after_sales_return_receive,
+    after_sales_return_ship,
     after_sales_withdraw,
 )
 from shop.services.cart import cart_add, cart_get_or_create, cart_remove, cart_set_quantity
@@ -296,6 +298,22 @@ class AfterSalesWithdrawApi(_SignedIn):
 # --- merchant -----------------------------------------------------------------------------------
 
 
+class AfterSalesReturnShipmentApi(_SignedIn):
+    @extend_schema(
+        tags=TAG_AFTER_SALES,
+        request=s.ReturnShipmentInputSerializer,
+        responses={200: s.AfterSalesOutputSerializer},
+        summary="Enter the carrier and tracking number of the goods sent back (return and refund)",
+    )
+    def post(self, request, request_id: int):
+        data = s.ReturnShipmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        after_sales_return_ship(request_id=request_id, buyer=request.user, **data.validated_data)
+        return Response(
+            s.AfterSalesOutputSerializer(after_sales_for_buyer(user=request.user).get(pk=request_id)).data
+        )
+
+
 class MerchantOrderListApi(ListAPIView, _Merchant):
     queryset = Order.objects.none()
     serializer_class = s.MerchantOrderOutputSerializer
@@ -445,6 +463,27 @@ class MerchantAfterSalesApproveApi(_Merchant):
         data = s.AfterSalesApproveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         after_sales_approve(
+            request_id=request_id,
+            actor=request.user,
+            shop_ids=managed_shop_ids(request.user),
+            **data.validated_data,
+        )
+        return Response(
+            s.AfterSalesOutputSerializer(after_sales_for_merchant(user=request.user).get(pk=request_id)).data
+        )
+
+
+class MerchantAfterSalesReturnReceivedApi(_Merchant):
+    @extend_schema(
+        tags=TAG_MERCHANT,
+        request=s.ReturnReceivedInputSerializer,
+        responses={200: s.AfterSalesOutputSerializer, 503: PROVIDER_UNAVAILABLE},
+        summary="The returned goods arrived: refund, optionally returning the stock",
+    )
+    def post(self, request, request_id: int):
+        data = s.ReturnReceivedInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        after_sales_return_receive(
             request_id=request_id,
             actor=request.user,
             shop_ids=managed_shop_ids(request.user),

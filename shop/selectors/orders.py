@@ -15,7 +15,7 @@ BUYER_ORDER_TABS: "OrderedDict[str, tuple[str, ...] | None]" = OrderedDict(
         ("paid", (Order.Status.PAID,)),
         ("shipped", (Order.Status.SHIPPED,)),
         ("received", (Order.Status.RECEIVED, Order.Status.COMPLETED)),
-        ("cancelled", (Order.Status.CANCELLED,)),
+        ("cancelled", (Order.Status.CANCELLED, Order.Status.CLOSED)),
     ]
 )
 

@@ -1,11 +1,21 @@
 """After-sales (售后): a buyer asks for a refund only, or a return and refund, on one order line.
 
-The merchant approves (optionally putting the stock back) or rejects. An approved request is refunded
-through the provider (shop.services.payments) and becomes `refunded` when the refund settles. An open
-or approved request holds the order's completion back. Lock order: the order row first, then the
-request, then payments and SKUs.
+Refund only: open → (merchant approves, optionally putting the units back on sale) approved → the
+refund settles → refunded. Return and refund, as merchants run it: open → (approve) awaiting_return →
+(the buyer enters the return carrier and tracking number) return_shipped → (the merchant confirms
+receipt, choosing whether the units go back on sale) approved → refunded. The merchant may reject an
+open request, or a returned parcel after looking at it; the buyer may withdraw before sending it.
+
+Timers (settings, run by beat through `after_sales_run_timers`, idempotent): a request the merchant
+has not answered within AFTER_SALES_MERCHANT_DAYS is approved; a return not sent within
+AFTER_SALES_RETURN_DAYS of approval closes; a returned parcel not confirmed within
+AFTER_SALES_RETURN_RECEIVE_DAYS of being sent is taken as received (no restock) and refunded.
+
+Every request not yet finished holds the order's completion back and its shipping. Lock order (the
+rule in shop.services.locking): the order row, the request, then the payment and refunds, then SKUs.
 """
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,7 +36,13 @@ from shop.services.errors import (
     OrderNotFound,
 )
 from shop.services.locking import lock_one
-from shop.services.orders import OPEN_AFTER_SALES, buyer_order_url, notify_user, order_event_log
+from shop.services.orders import (
+    OPEN_AFTER_SALES,
+    buyer_order_url,
+    merchant_user_ids,
+    notify_user,
+    order_event_log,
+)
 from shop.services.refunds import (
     LineBalance,
     RefundLineSpec,
@@ -36,7 +52,10 @@ from shop.services.refunds import (
     units_share_fen,
 )
 
+logger = logging.getLogger(__name__)
+
 R = AfterSalesRequest.Status
+K = AfterSalesRequest.Kind
 MAX_PHOTOS = 3
 ALLOWED_IMAGE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
 
@@ -176,16 +195,19 @@ def _tell_buyer(order: Order, request: AfterSalesRequest, title: str) -> None:
 
 
 def after_sales_approve(
-    *, request_id: int, actor, restock: bool = False, note: str = "", shop_ids=None
+    *, request_id: int, actor, restock: bool = False, note: str = "", shop_ids=None, now=None
 ) -> AfterSalesRequest:
-    """open → approved: refund the amount through the provider (putting the units back on sale if
-    asked), tell the buyer. `shop_ids` fences to the merchant's shops. Approving again changes
-    nothing; approving a rejected or withdrawn request raises InvalidTransition.
+    """Approve an open request. Refund only: the refund starts now (the units go back on sale if
+    `restock`). Return and refund: the buyer is asked to send the goods back (→ awaiting_return); the
+    refund waits for the merchant to confirm receipt. Tells the buyer. `actor` None: approved by the
+    merchant-answer timer. `shop_ids` fences to the merchant's shops.
 
-    Locks (the rule in shop.services.locking): the order, the request, then the payment, then SKUs."""
+    Approving again (or a request already further on) changes nothing; approving a rejected, withdrawn
+    or closed request raises InvalidTransition. Locks: the order, the request, the payment, SKUs."""
+    now = now or timezone.now()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
-        if request.status in (R.APPROVED, R.REFUNDED):
+        if request.status in (R.APPROVED, R.REFUNDED, R.AWAITING_RETURN, R.RETURN_SHIPPED):
             return request
         if request.status != R.OPEN:
             raise InvalidTransition(
@@ -193,26 +215,194 @@ def after_sales_approve(
             )
         if order_payment(order) is None:
             raise InvalidTransition(_("This order has no payment to refund."))
-        request.status = R.APPROVED
-        request.restock = bool(restock)
-        request.decided_by = actor
-        request.decided_at = timezone.now()
+        returning = request.kind == K.RETURN_REFUND
+        request.status = R.AWAITING_RETURN if returning else R.APPROVED
+        request.restock = bool(restock) and not returning
+        request.decided_by = actor if getattr(actor, "pk", None) else None
+        request.decided_at = now
         request.decision_note = (note or "").strip()[:300]
+        if not request.decision_note and actor is None:
+            request.decision_note = _("Approved automatically: the shop did not answer in time.")[:300]
         request.save(update_fields=["status", "restock", "decided_by", "decided_at", "decision_note"])
         order_event_log(
             order=order,
             kind=OrderEvent.Kind.AFTER_SALES_APPROVED,
             actor=actor,
             note=request.decision_note,
+            data={"after_sales_id": request.pk, "kind": request.kind, "restock": request.restock},
+        )
+        if returning:
+            deadline = now + timedelta(days=settings.AFTER_SALES_RETURN_DAYS)
+            _tell_buyer(
+                order,
+                request,
+                _("Please send %(title)s back by %(date)s and enter the tracking number")
+                % {"title": request.line.title, "date": timezone.localtime(deadline).strftime("%Y-%m-%d")},
+            )
+        else:
+            _refund_request(order, request, actor=actor, restock=request.restock)
+            _tell_buyer(
+                order,
+                request,
+                _("Your after-sales request for %(title)s was approved") % {"title": request.line.title},
+            )
+    return request
+
+
+def after_sales_return_ship(
+    *, request_id: int, buyer, carrier: str, tracking_number: str, now=None
+) -> AfterSalesRequest:
+    """awaiting_return → return_shipped: the buyer enters the carrier and tracking number of the
+    parcel sent back; the merchant is told. Entering the same again changes nothing; correcting the
+    number while the parcel is on its way is allowed. Locks the order, then the request."""
+    carrier = (carrier or "").strip()
+    tracking_number = (tracking_number or "").strip()
+    if not carrier:
+        raise DomainError(_("Enter the carrier."), field="carrier")
+    if not tracking_number:
+        raise DomainError(_("Enter the tracking number."), field="tracking_number")
+    if len(carrier) > 40 or len(tracking_number) > 64:
+        raise DomainError(_("Carrier or tracking number is too long."), field="tracking_number")
+    now = now or timezone.now()
+    with transaction.atomic():
+        order, request = _locked_request(request_id=request_id, buyer=buyer)
+        if request.status not in (R.AWAITING_RETURN, R.RETURN_SHIPPED):
+            raise InvalidTransition(
+                _("This request is %(s)s: no return is expected.") % {"s": request.get_status_display()}
+            )
+        if (request.return_carrier, request.return_tracking_number) == (carrier, tracking_number):
+            return request
+        request.status = R.RETURN_SHIPPED
+        request.return_carrier = carrier
+        request.return_tracking_number = tracking_number
+        request.return_shipped_at = request.return_shipped_at or now
+        request.save(
+            update_fields=["status", "return_carrier", "return_tracking_number", "return_shipped_at"]
+        )
+        order_event_log(
+            order=order,
+            kind=OrderEvent.Kind.AFTER_SALES_RETURN_SHIPPED,
+            actor=buyer,
+            note=f"{carrier} {tracking_number}",
+            data={"after_sales_id": request.pk, "carrier": carrier, "tracking_number": tracking_number},
+        )
+        from django.urls import reverse
+
+        for user_id in merchant_user_ids(order.shop_id):
+            notify_user(
+                user_id=user_id,
+                key=f"after-sales-return-shipped:{request.pk}:{tracking_number}:{user_id}",
+                kind="after_sales_return_shipped",
+                title=_("A return for order %(number)s is on its way") % {"number": order.number},
+                body=f"{carrier} {tracking_number}",
+                url=reverse("admin:shop_aftersalesrequest_change", args=[request.pk]),
+            )
+    return request
+
+
+def after_sales_return_receive(
+    *, request_id: int, actor, restock: bool = False, shop_ids=None, now=None
+) -> AfterSalesRequest:
+    """The merchant has the returned goods: return_shipped (or awaiting_return, when the parcel came
+    before its tracking number) → approved, and the refund starts; `restock` puts the units back on
+    sale. `actor` None: taken as received by the timer. Confirming again changes nothing. Locks: the
+    order, the request, the payment, SKUs."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        if request.status in (R.APPROVED, R.REFUNDED):
+            return request
+        if request.status not in (R.AWAITING_RETURN, R.RETURN_SHIPPED):
+            raise InvalidTransition(
+                _("This request is %(s)s: there is no return to receive.")
+                % {"s": request.get_status_display()}
+            )
+        request.status = R.APPROVED
+        request.restock = bool(restock)
+        request.return_received_at = now
+        request.save(update_fields=["status", "restock", "return_received_at"])
+        order_event_log(
+            order=order,
+            kind=OrderEvent.Kind.AFTER_SALES_RETURN_RECEIVED,
+            actor=actor,
+            note="" if actor is not None else _("Taken as received: the shop did not confirm in time."),
             data={"after_sales_id": request.pk, "restock": request.restock},
         )
         _refund_request(order, request, actor=actor, restock=request.restock)
         _tell_buyer(
             order,
             request,
-            _("Your after-sales request for %(title)s was approved") % {"title": request.line.title},
+            _("The shop received your return of %(title)s; the refund has started")
+            % {"title": request.line.title},
         )
     return request
+
+
+def after_sales_close_unreturned(*, request_id: int, now=None) -> AfterSalesRequest:
+    """awaiting_return → closed: the buyer did not send the goods back within AFTER_SALES_RETURN_DAYS
+    of approval. Anything else (sent meanwhile, withdrawn) is left as it is. Locks the order, then
+    the request."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        order, request = _locked_request(request_id=request_id)
+        due = request.decided_at and request.decided_at <= now - timedelta(
+            days=settings.AFTER_SALES_RETURN_DAYS
+        )
+        if request.status != R.AWAITING_RETURN or not due:
+            return request
+        request.status = R.CLOSED
+        request.save(update_fields=["status"])
+        order_event_log(
+            order=order,
+            kind=OrderEvent.Kind.AFTER_SALES_CLOSED,
+            note=_("The goods were not sent back in time."),
+            data={"after_sales_id": request.pk},
+        )
+        notify_user(
+            user_id=order.buyer_id,
+            key=f"after-sales-closed:{request.pk}",
+            kind="after_sales_decided",
+            title=_("Your return of %(title)s closed: it was not sent back in time")
+            % {"title": request.line.title},
+            url=buyer_order_url(order),
+        )
+    return request
+
+
+def after_sales_run_timers(*, now=None, batch_size: int = 200) -> int:
+    """Beat: the after-sales deadlines. Each request due is handled on its own, through the same
+    services the people use (each re-checks its state and deadline under the locks), so a run twice,
+    or two runs at once, reach the same end. Returns requests moved."""
+    now = now or timezone.now()
+    moved = 0
+    unanswered = AfterSalesRequest.objects.filter(
+        status=R.OPEN, created_at__lte=now - timedelta(days=settings.AFTER_SALES_MERCHANT_DAYS)
+    )
+    unreturned = AfterSalesRequest.objects.filter(
+        status=R.AWAITING_RETURN, decided_at__lte=now - timedelta(days=settings.AFTER_SALES_RETURN_DAYS)
+    )
+    unconfirmed = AfterSalesRequest.objects.filter(
+        status=R.RETURN_SHIPPED,
+        return_shipped_at__lte=now - timedelta(days=settings.AFTER_SALES_RETURN_RECEIVE_DAYS),
+    )
+    steps = [
+        (unanswered, lambda pk: after_sales_approve(request_id=pk, actor=None, now=now), R.OPEN),
+        (unreturned, lambda pk: after_sales_close_unreturned(request_id=pk, now=now), R.AWAITING_RETURN),
+        (
+            unconfirmed,
+            lambda pk: after_sales_return_receive(request_id=pk, actor=None, now=now),
+            R.RETURN_SHIPPED,
+        ),
+    ]
+    for queryset, step, before in steps:
+        for pk in queryset.order_by("pk").values_list("pk", flat=True)[:batch_size]:
+            try:
+                request = step(pk)
+            except DomainError as error:
+                logger.warning("after-sales %s: timer could not move it: %s", pk, error.message)
+                continue
+            moved += request.status != before
+    return moved
 
 
 def _refund_request(order: Order, request: AfterSalesRequest, *, actor, restock: bool) -> Refund:
@@ -255,13 +445,14 @@ def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterS
 
 
 def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None) -> AfterSalesRequest:
-    """open → rejected with a note for the buyer; tells the buyer. Rejecting again changes nothing."""
+    """open (or a returned parcel the merchant refuses after looking at it) → rejected, with a note for
+    the buyer; tells the buyer. Rejecting again changes nothing."""
     note = (note or "").strip()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
         if request.status == R.REJECTED:
             return request
-        if request.status != R.OPEN:
+        if request.status not in (R.OPEN, R.RETURN_SHIPPED):
             raise InvalidTransition(
                 _("This request was already %(s)s.") % {"s": request.get_status_display()}
             )
@@ -282,12 +473,13 @@ def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None)
 
 
 def after_sales_withdraw(*, request_id: int, buyer) -> AfterSalesRequest:
-    """open → withdrawn by the buyer. Withdrawing again changes nothing."""
+    """open (or approved for a return not yet sent back) → withdrawn by the buyer. Withdrawing again
+    changes nothing."""
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, buyer=buyer)
         if request.status == R.WITHDRAWN:
             return request
-        if request.status != R.OPEN:
+        if request.status not in (R.OPEN, R.AWAITING_RETURN):
             raise InvalidTransition(
                 _("This request was already %(s)s.") % {"s": request.get_status_display()}
             )

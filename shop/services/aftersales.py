@@ -26,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Refund
+from shop.private_media import IMAGE_EXTENSIONS
 from shop.services.errors import (
     AfterSalesAlreadyOpen,
     AfterSalesNotAllowed,
@@ -51,6 +52,7 @@ from shop.services.refunds import (
     refund_create,
     units_share_fen,
 )
+from shop.services.staff_permissions import StaffPermission, staff_require
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def after_sales_photos_validate(photos) -> list:
         if image_format not in ALLOWED_IMAGE_FORMATS:
             raise InvalidPhoto(field="photos")
         photo.seek(0)
+        # The buyer's file name is not kept (it may say who they are); the extension is the verified format's.
+        photo.name = f"photo.{IMAGE_EXTENSIONS[image_format]}"
     return photos
 
 
@@ -183,6 +187,12 @@ def _locked_request(*, request_id: int, shop_ids=None, buyer=None) -> tuple[Orde
     return order, request
 
 
+def _require(actor, order: Order, permission: str) -> None:
+    # A person deciding for the shop needs the right (shop/services/staff_permissions.py); jobs pass no actor.
+    if actor is not None:
+        staff_require(user=actor, shop_id=order.shop_id, permission=permission)
+
+
 def _tell_buyer(order: Order, request: AfterSalesRequest, title: str) -> None:
     notify_user(
         user_id=order.buyer_id,
@@ -207,6 +217,7 @@ def after_sales_approve(
     now = now or timezone.now()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.APPROVE_REFUNDS)
         if request.status in (R.APPROVED, R.REFUNDED, R.AWAITING_RETURN, R.RETURN_SHIPPED):
             return request
         if request.status != R.OPEN:
@@ -310,6 +321,7 @@ def after_sales_return_receive(
     now = now or timezone.now()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.APPROVE_REFUNDS)
         if request.status in (R.APPROVED, R.REFUNDED):
             return request
         if request.status not in (R.AWAITING_RETURN, R.RETURN_SHIPPED):
@@ -428,6 +440,7 @@ def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterS
     after_sales_approve."""
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.APPROVE_REFUNDS)
         if request.status != R.APPROVED:
             if request.status == R.REFUNDED:
                 return request
@@ -450,6 +463,7 @@ def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None)
     note = (note or "").strip()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.ANSWER_AFTER_SALES)
         if request.status == R.REJECTED:
             return request
         if request.status not in (R.OPEN, R.RETURN_SHIPPED):

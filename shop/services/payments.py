@@ -40,6 +40,7 @@ from shop.services.orders import order_event_log, order_mark_paid
 from shop.services.refunds import (  # noqa: F401 (refund names kept here for callers)
     refund_create,
     refund_mark_failed,
+    refund_notification_check,
     refund_notification_handle,
     refund_settle,
     refund_submit,

@@ -36,7 +36,13 @@ from django.utils.translation import gettext as _
 from shop import signals
 from shop.models import AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund, RefundLine
 from shop.payments import get_payment_provider
-from shop.payments.base import PaymentProviderError, PaymentRefused, RefundNotification, TransactionNotFound
+from shop.payments.base import (
+    InvalidNotification,
+    PaymentProviderError,
+    PaymentRefused,
+    RefundNotification,
+    TransactionNotFound,
+)
 from shop.services.errors import AmountMismatch, InvalidTransition, RefundExceedsPaid, UnknownPayment
 from shop.services.locking import lock_one
 from shop.services.orders import (
@@ -46,6 +52,7 @@ from shop.services.orders import (
     order_event_log,
     send_on_commit,
 )
+from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
 from shop.templatetags.money import format_fen
 
@@ -321,7 +328,8 @@ def order_refund(
     """A refund the merchant starts on any paid order (paid, shipped, received or completed), partial
     or full: `full` refunds everything left (every unit, the shipping fee); otherwise `lines` and/or
     `shipping_fen`, or an order-level `amount_fen`. `restock` puts the refunded units back on sale.
-    `shop_ids` fences the order to the merchant's shops (others: OrderNotFound).
+    `shop_ids` fences the order to the merchant's shops (others: OrderNotFound); `actor` needs the
+    shop's "approve refunds" permission (shop/services/staff_permissions.py).
 
     Locks the order, then the payment, then SKUs. Every call is a new refund: the second of two
     identical calls is refused once nothing is left, never paid twice.
@@ -331,6 +339,8 @@ def order_refund(
         raise InvalidTransition(_("Tell the buyer why you refund."), field="reason")
     with transaction.atomic():
         order = _locked_order(order_id=order_id, shop_ids=shop_ids)
+        if actor is not None:
+            staff_require(user=actor, shop_id=order.shop_id, permission=StaffPermission.APPROVE_REFUNDS)
         if order.status not in MERCHANT_REFUNDABLE:
             raise InvalidTransition(
                 _("Order %(number)s is %(status)s: there is no payment to refund.")
@@ -422,8 +432,7 @@ def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
     notification: RefundNotification = get_payment_provider().parse_refund_notification(
         headers=headers, body=body
     )
-    if not Refund.objects.filter(out_refund_no=notification.out_refund_no).exists():
-        raise UnknownPayment()
+    refund_notification_check(notification=notification)
     return refund_apply_provider_status(
         out_refund_no=notification.out_refund_no,
         provider_status=notification.refund_status,
@@ -431,6 +440,40 @@ def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
         amount_fen=notification.amount_fen,
         succeeded_at=notification.success_time,
     )
+
+
+def refund_notification_check(*, notification: RefundNotification) -> None:
+    """A verified refund notification must be about one of our refunds and agree with it field by
+    field: the refund's own payment (out_trade_no and transaction id), that refund's amount, and its
+    provider refund id once we know it. Anything else raises InvalidNotification (the endpoint answers
+    400 and logs it) before anything is written, whatever state the notification reports."""
+    refund = Refund.objects.select_related("payment").filter(out_refund_no=notification.out_refund_no).first()
+    if refund is None:
+        raise UnknownPayment()
+    expected = {
+        "out_trade_no": refund.payment.out_trade_no,
+        "transaction_id": refund.payment.transaction_id,
+        "amount": refund.amount_fen,
+        "refund_id": refund.refund_id or notification.refund_id,
+    }
+    given = {
+        "out_trade_no": notification.out_trade_no,
+        "transaction_id": notification.transaction_id,
+        "amount": int(notification.amount_fen),
+        "refund_id": notification.refund_id,
+    }
+    wrong = sorted(name for name in expected if expected[name] != given[name])
+    if wrong:
+        logger.warning(
+            "refund notification for %s refused: %s differ (ours %s, theirs %s)",
+            refund.out_refund_no,
+            ", ".join(wrong),
+            {name: expected[name] for name in wrong},
+            {name: given[name] for name in wrong},
+        )
+        raise InvalidNotification(
+            f"The refund notification does not match refund {refund.out_refund_no}: {', '.join(wrong)}."
+        )
 
 
 def _locked_refund(out_refund_no: str) -> tuple[Order, Refund]:

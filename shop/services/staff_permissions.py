@@ -85,6 +85,29 @@ def staff_shop_ids(*, user, permission: str) -> list[int] | None:
     )
 
 
+def staff_permissions_anywhere(user) -> set[str]:
+    """The permissions `user` has in at least one shop (all for operators), for deciding what a screen
+    offers. One query, remembered on the user object for the rest of the request."""
+    cached = getattr(user, "_staff_permissions_anywhere", None)
+    if cached is not None:
+        return cached
+    if _is_operator(user):
+        granted = set(StaffPermission.values)
+    elif user is None or not user.is_authenticated:
+        granted = set()
+    else:
+        granted = set()
+        rows = ShopMembership.objects.filter(user_id=user.pk).values("role", *MEMBERSHIP_FIELDS.values())
+        for row in rows:
+            if row["role"] == ShopMembership.Role.OWNER:
+                granted = set(StaffPermission.values)
+                break
+            granted |= {permission for permission, field in MEMBERSHIP_FIELDS.items() if row[field]}
+    if user is not None:
+        user._staff_permissions_anywhere = granted
+    return granted
+
+
 def staff_can_manage_staff(*, user, shop_id: int) -> bool:
     """Owners decide what their staff may do; operators may too."""
     if _is_operator(user):

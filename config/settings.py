@@ -52,7 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "imagekit",
-    "axes",
+    "accounts.apps.SignInProtectionConfig",  # django-axes, sign-in throttling (accounts/signin.py)
     "accounts",
     "shop",
     "affiliates",

@@ -6,7 +6,7 @@
 - shop.services.specs: spec dimensions and the SKU grid;
 - shop.services.skus: SKU prices and stock counts set by merchants;
 - shop.services.likes: ♡;
-- shop.services.catalog_input: sanitising and bounds; shop.services.catalog_errors: the errors;
+- shop.services.catalog_input: sanitising and bounds; shop.services.errors: the errors;
 - shop.catalog_cache: the storefront cache these changes drop.
 
 Each function is one use case in one transaction. It checks the current state first and does nothing
@@ -24,15 +24,6 @@ After a change commits, the cached storefront parts that could show it are dropp
 
 from config.exceptions import DomainError, Forbidden
 from shop.catalog_cache import catalog_cache_invalidate
-from shop.services.catalog_errors import (
-    ForeignObject,
-    ImageRejected,
-    InvalidPrice,
-    InvalidSpecs,
-    InvalidStock,
-    ProductNotSellable,
-    SlugTaken,
-)
 from shop.services.catalog_input import (
     ALLOWED_DESCRIPTION_ATTRIBUTES,
     ALLOWED_DESCRIPTION_TAGS,
@@ -43,6 +34,15 @@ from shop.services.catalog_input import (
     MAX_STOCK,
     description_sanitize,
     image_validate,
+)
+from shop.services.errors import (
+    ForeignObject,
+    ImageRejected,
+    InvalidPrice,
+    InvalidSpecs,
+    InvalidStock,
+    ProductNotSellable,
+    SlugTaken,
 )
 from shop.services.images import (
     product_image_add,

@@ -8,7 +8,7 @@ from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
-from shop.services.catalog_errors import ImageRejected, InvalidPrice, InvalidStock
+from shop.services.errors import ImageRejected, InvalidPrice, InvalidStock
 
 ALLOWED_DESCRIPTION_TAGS = {
     "p", "br", "strong", "b", "em", "i", "u", "s", "ul", "ol", "li", "h3", "h4", "blockquote",

@@ -8,8 +8,8 @@ from django.db import transaction
 
 from shop.catalog_cache import catalog_cache_invalidate
 from shop.models import Product, ProductImage
-from shop.services.catalog_errors import ForeignObject
 from shop.services.catalog_input import _check_position, image_validate
+from shop.services.errors import ForeignObject
 
 
 def product_image_add(*, product: Product, upload, position: int | None = None) -> ProductImage:

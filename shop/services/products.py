@@ -16,8 +16,8 @@ from django.utils.translation import gettext as _
 from config.exceptions import DomainError
 from shop.catalog_cache import catalog_cache_invalidate
 from shop.models import SKU, Category, Product, Shop
-from shop.services.catalog_errors import ProductNotSellable
 from shop.services.catalog_input import description_sanitize
+from shop.services.errors import ProductNotSellable
 
 
 def _check_category(category: Category | None) -> None:

@@ -11,8 +11,8 @@ from django.utils.translation import gettext as _
 from config.exceptions import DomainError, Forbidden
 from shop.catalog_cache import catalog_cache_invalidate
 from shop.models import Shop, ShopMembership
-from shop.services.catalog_errors import SlugTaken
 from shop.services.catalog_input import image_validate
+from shop.services.errors import SlugTaken
 
 
 def shop_create(*, name: str, slug: str, owner, description: str = "", logo=None) -> Shop:

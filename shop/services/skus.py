@@ -13,8 +13,8 @@ from django.utils.translation import gettext as _
 from config.exceptions import DomainError
 from shop.catalog_cache import catalog_cache_invalidate
 from shop.models import SKU, Product
-from shop.services.catalog_errors import ForeignObject
 from shop.services.catalog_input import _check_prices, _check_stock
+from shop.services.errors import ForeignObject
 from shop.services.products import _product_refresh_price, _take_off_sale_if_unsellable
 
 

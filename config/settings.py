@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "imagekit",
+    "outbox",
     "accounts",
     "shop",
     "affiliates",
@@ -249,6 +250,9 @@ CELERY_BEAT_SCHEDULE: dict = {
     "auto-receive-orders": {"task": "shop.tasks.auto_receive_orders", "schedule": timedelta(minutes=10)},
     "complete-orders": {"task": "shop.tasks.complete_orders", "schedule": timedelta(minutes=10)},
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
+    # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
+    "outbox-relay-due": {"task": "outbox.tasks.relay_due", "schedule": timedelta(seconds=30)},
+    "outbox-purge-done": {"task": "outbox.tasks.purge_done", "schedule": crontab(hour=4, minute=30)},
 }
 
 # --- Domain settings --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from outbox.services import outbox_enqueue, outbox_handler
 from shop import signals
 from shop.models import AfterSalesRequest, Order, OrderLine, Payment, Refund
 from shop.payments import get_payment_provider
@@ -32,6 +33,7 @@ from shop.payments.base import (
     TransactionAlreadyPaid,
     TransactionNotFound,
 )
+from shop.services.announce import order_announce
 from shop.services.locking import lock_one
 from shop.services.order_errors import (
     AmountMismatch,
@@ -41,7 +43,7 @@ from shop.services.order_errors import (
     RefundExceedsPaid,
     UnknownPayment,
 )
-from shop.services.orders import order_event_log, order_mark_paid, send_on_commit
+from shop.services.orders import order_event_log, order_mark_paid
 
 logger = logging.getLogger(__name__)
 
@@ -167,8 +169,9 @@ def payment_record_success(*, notification: PaymentNotification) -> Payment:
     return payment
 
 
+@outbox_handler
 def payment_close(*, payment_id: int) -> Payment | None:
-    """Close an unpaid payment at the provider after its order was cancelled (Celery task).
+    """Close an unpaid payment at the provider after its order was cancelled (outbox handler).
 
     Called outside any transaction: the provider is asked first, then the row is marked closed if it
     is still open. A payment the buyer paid meanwhile stays open; its notification records it and
@@ -210,7 +213,8 @@ def refund_create(
     after_sales: AfterSalesRequest | None = None,
 ) -> Refund:
     """Write a Refund of `amount_fen` against a succeeded payment, and submit it to the provider after
-    commit (task `submit_refund`, retried). The caller holds the order lock in its transaction.
+    commit (outbox handler `refund_submit`, recorded in this transaction, retried until the provider
+    answers). The caller holds the order lock in its transaction.
 
     Refuses (RefundExceedsPaid) a refund above what was paid and not already refunded or refunding.
     """
@@ -230,14 +234,13 @@ def refund_create(
         reason=(reason or "")[:80],
     )
     order_event_log(order=order, kind="refund_requested", note=f"{refund.out_refund_no} {amount_fen}")
-    from shop.tasks import submit_refund
-
-    transaction.on_commit(lambda: submit_refund.delay(refund.pk))
+    outbox_enqueue(handler=refund_submit, payload={"refund_id": refund.pk})
     return refund
 
 
+@outbox_handler
 def refund_submit(*, refund_id: int) -> Refund | None:
-    """Ask the provider for a processing refund (Celery task), outside any transaction.
+    """Ask the provider for a processing refund (outbox handler), outside any transaction.
 
     Idempotent per out_refund_no at the provider; a refund already settled or failed is left alone.
     A refusal marks it failed; SUCCESS settles it now; otherwise the refund notification settles it.
@@ -328,7 +331,7 @@ def refund_settle(
             to_status=order.status,
             note=f"{refund.out_refund_no} {refund.amount_fen}",
         )
-        send_on_commit(signals.order_refunded, order=order, refund=refund)
+        order_announce(signals.order_refunded, orders=[order], refund=refund)
     return refund
 
 

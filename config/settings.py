@@ -105,14 +105,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, sessions, Celery broker ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis is a cache here, kept with no persistence: when it cannot be reached, every cache call is a
+# miss (django-redis's IGNORE_EXCEPTIONS: reads answer "not found", writes are dropped), logged at
+# most once a minute on the "weshop.cache" logger and counted on /healthz (config/logging.py). No
+# call pays an extra round trip for this; the short timeouts bound what a dead server costs.
+CACHE_OPTIONS = {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "weshop.cache"
 if REDIS_URL:
+    _cache_key_prefix = env.str("CACHE_KEY_PREFIX", default="weshop")
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",  # Django's, reusing its client: see config/cache.py
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="weshop"),
+            "KEY_PREFIX": _cache_key_prefix,
             "TIMEOUT": 300,
-        }
+            "OPTIONS": CACHE_OPTIONS,
+        },
+        # The WeChat Pay sandbox plays the provider's side and keeps its state here: it is not our cache,
+        # so its errors are errors (a provider that lost a transaction must not pretend it has none).
+        "sandbox": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _cache_key_prefix,
+            "TIMEOUT": 300,
+        },
     }
 else:
     # Shared between the web, worker and beat processes of a local demo, unlike a memory cache.
@@ -123,6 +140,8 @@ else:
             "TIMEOUT": 300,
         }
     }
+    CACHES["sandbox"] = CACHES["default"]
+# Sessions live in PostgreSQL and are cached: with Redis away they are read from the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -222,7 +241,14 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -----------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Publishing never waits for a broker that is away: one quick try, then the outbox's sweep relays
+    # the message later (see outbox/services.py). Workers reconnect on their own (broker_connection_*).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "max_retries": 0,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+    }
 else:
     _queue_dir = VAR_DIR / "celery-queue"
     CELERY_BROKER_URL = "filesystem://"
@@ -251,9 +277,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     "complete-orders": {"task": "shop.tasks.complete_orders", "schedule": timedelta(minutes=10)},
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
-    "outbox-relay-due": {"task": "outbox.tasks.relay_due", "schedule": timedelta(seconds=30)},
+    "outbox-relay-due": {
+        "task": "outbox.tasks.relay_due",
+        "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=30)),
+    },
     "outbox-purge-done": {"task": "outbox.tasks.purge_done", "schedule": crontab(hour=4, minute=30)},
 }
+
+# The outbox (outbox/services.py): how long after its commit a message is left to the commit's own
+# relay before the sweep sends it, and how long a relayed message may stay undone before it is sent again.
+OUTBOX_RELAY_GRACE_SECONDS = env.int("OUTBOX_RELAY_GRACE_SECONDS", default=60)
+OUTBOX_REDELIVER_SECONDS = env.int("OUTBOX_REDELIVER_SECONDS", default=300)
 
 # --- Domain settings --------------------------------------------------------------------------
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=15))
@@ -295,6 +329,12 @@ LOGGING = {
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
     },
+    "filters": {"once_a_minute": {"()": "config.logging.RateLimitFilter", "seconds": 60}},
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # An unreachable Redis fails every cache call and every relay: say so once a minute, count all.
+        "weshop.cache": {"filters": ["once_a_minute"]},
+        "weshop.outbox.relay": {"filters": ["once_a_minute"]},
+    },
 }

@@ -136,5 +136,5 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(message or "timed out")
+            raise AssertionError((message() if callable(message) else message) or "timed out")
         time.sleep(interval)

@@ -16,6 +16,7 @@ After a change commits, the storefront caches that could show it are dropped
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -45,6 +46,8 @@ from shop.models import (
     SpecValue,
 )
 from shop.selectors.catalog import CATALOG_GENERATION_KEY, product_detail_cache_keys
+
+cache_logger = logging.getLogger("weshop.cache")
 
 
 class ProductNotSellable(DomainError):
@@ -92,10 +95,21 @@ class SlugTaken(DomainError):
 def catalog_cache_invalidate(*, product_ids: Iterable[int] = ()) -> None:
     """Drop cached storefront pages that may show these products, once the transaction commits.
 
-    The drop is recorded in the outbox in the current transaction and done by a worker
-    (`catalog_cache_drop`), so a Redis outage at commit time neither fails the change nor loses the drop.
+    Dropped right after the commit, so the merchant and shoppers see the edit at once; and recorded in
+    the outbox in the same transaction, so a worker drops them again (`catalog_cache_drop`, retried
+    until Redis answers). A Redis outage at commit time neither fails the change nor keeps the stale
+    pages: the in-process drop is skipped (logged on "weshop.cache") and the worker's is retried.
     """
-    outbox_enqueue(handler=catalog_cache_drop, payload={"product_ids": sorted(set(product_ids))})
+    ids = sorted(set(product_ids))
+    outbox_enqueue(handler=catalog_cache_drop, payload={"product_ids": ids})
+    transaction.on_commit(lambda: _catalog_cache_drop_now(ids))
+
+
+def _catalog_cache_drop_now(product_ids: list[int]) -> None:
+    try:
+        catalog_cache_drop(product_ids=product_ids)
+    except Exception as exc:  # the outbox message retries it; the request has committed
+        cache_logger.warning("catalog cache drop failed, left to the outbox: %r", exc)
 
 
 @outbox_handler

@@ -149,3 +149,18 @@ def test_two_workers_delivering_one_message_run_its_receiver_once():
     message.refresh_from_db()
     assert message.done_at is not None
     assert outbox_deliver(message_id=message.pk) is False
+
+
+def test_the_sweep_skips_what_is_not_due_and_purging_keeps_a_week_of_done_rows():
+    from outbox.services import outbox_enqueue, outbox_purge_done
+
+    with transaction.atomic():
+        waiting = outbox_enqueue(handler="accounts.services.notification_deliver", payload={"user_id": 0})
+    old = Message.objects.create(
+        handler="x", due_at=timezone.now(), done_at=timezone.now() - timedelta(days=8)
+    )
+    recent = Message.objects.create(handler="x", due_at=timezone.now(), done_at=timezone.now())
+    assert outbox_relay_due() == 0  # inside its grace period: the commit's own relay has it
+    assert outbox_purge_done() == 1
+    assert set(Message.objects.values_list("pk", flat=True)) >= {waiting.pk, recent.pk}
+    assert not Message.objects.filter(pk=old.pk).exists()

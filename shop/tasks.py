@@ -49,3 +49,19 @@ def clear_stale_carts() -> int:
     from shop.services.cart import cart_clear_stale
 
     return cart_clear_stale()
+
+
+@shared_task(**RETRY)
+def reconcile_refunds() -> int:
+    """Beat: ask the provider about refunds whose outcome was not heard (lost notification, ABNORMAL)."""
+    from shop.services.refunds import refunds_reconcile
+
+    return refunds_reconcile()
+
+
+@shared_task(**RETRY)
+def after_sales_timers() -> int:
+    """Beat: the after-sales deadlines (merchant answer, buyer's return, merchant's receipt)."""
+    from shop.services.aftersales import after_sales_run_timers
+
+    return after_sales_run_timers()

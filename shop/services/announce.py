@@ -42,14 +42,21 @@ def _receivers(signal: Signal) -> dict[str, object]:
 
 
 def _ref(value):
+    """A model instance (or a list of one model's instances) as a reference; JSON values as they are."""
     if isinstance(value, models.Model):
         return {"model": value._meta.label_lower, "pk": value.pk}
+    if isinstance(value, list | tuple) and value and all(isinstance(item, models.Model) for item in value):
+        return {"model": value[0]._meta.label_lower, "pks": [item.pk for item in value]}
     return value
 
 
 def _load_ref(value):
+    """What `_ref` referred to, loaded fresh (a list keeps its order)."""
     if isinstance(value, dict) and set(value) == {"model", "pk"}:
         return apps.get_model(value["model"])._base_manager.get(pk=value["pk"])
+    if isinstance(value, dict) and set(value) == {"model", "pks"}:
+        found = apps.get_model(value["model"])._base_manager.in_bulk(value["pks"])
+        return [found[pk] for pk in value["pks"] if pk in found]
     return value
 
 

@@ -282,7 +282,12 @@ def checkout_place(
         announcements = order_announcement_messages(signals.order_placed, orders=orders)
         insert_together(
             [
-                OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)
+                OrderEvent(
+                    order=order,
+                    actor=buyer,
+                    kind=OrderEvent.Kind.PLACED,
+                    to_status=Order.Status.PENDING_PAYMENT,
+                )
                 for order in orders
             ],
             announcements,

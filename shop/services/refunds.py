@@ -44,9 +44,9 @@ from shop.payments.base import (
     RefundNotification,
     TransactionNotFound,
 )
+from shop.services.announce import order_announce
 from shop.services.errors import AmountMismatch, InvalidTransition, RefundExceedsPaid, UnknownPayment
 from shop.services.locking import lock_one
-from shop.services.announce import order_announce
 from shop.services.orders import (
     _locked_order,
     buyer_order_url,
@@ -258,8 +258,8 @@ def refund_create(
     actor=None,
 ) -> Refund:
     """Write a Refund with its lines against the order's succeeded payment and submit it to the
-    provider after commit (outbox handler `refund_submit`, recorded in this transaction, retried). The caller holds the order lock in its
-    transaction; this locks the payment, then (when `restock`) the SKUs to put the units back.
+    provider after commit (outbox handler `refund_submit`, recorded in this transaction, retried).
+    The caller holds the order lock in its transaction; this locks the payment, then (when `restock`) the SKUs to put the units back.
 
     Either `lines` (units and/or amounts per line, plus `shipping_fen`) or `amount_fen` (split over
     the lines and the shipping fee by the module's rule). Refuses (RefundExceedsPaid) anything above

@@ -346,7 +346,7 @@ def refund_set_status(out_refund_no: str, status: str) -> dict:
         refund["status"] = status
         if status == "SUCCESS":
             refund["success_time"] = _now_text()
-        cache.set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
+        _cache().set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
         return refund
 
 

@@ -259,7 +259,8 @@ def refund_create(
 ) -> Refund:
     """Write a Refund with its lines against the order's succeeded payment and submit it to the
     provider after commit (outbox handler `refund_submit`, recorded in this transaction, retried).
-    The caller holds the order lock in its transaction; this locks the payment, then (when `restock`) the SKUs to put the units back.
+    The caller holds the order lock in its transaction; this locks the payment, then (when `restock`)
+    the SKUs to put the units back.
 
     Either `lines` (units and/or amounts per line, plus `shipping_fen`) or `amount_fen` (split over
     the lines and the shipping fee by the module's rule). Refuses (RefundExceedsPaid) anything above

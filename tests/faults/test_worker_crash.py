@@ -139,7 +139,7 @@ def test_a_worker_killed_while_wechat_pay_takes_a_refund_submits_it_again_and_en
                 order=locked, payment=payment, amount_fen=order.total_fen // 2, reason="测试"
             )
         message = Message.objects.get(
-            handler="shop.services.payments.refund_submit", payload={"refund_id": refund.pk}
+            handler="shop.services.refunds.refund_submit", payload={"refund_id": refund.pk}
         )
 
         assert proxy.forwarded.wait(60), "the worker never asked for the refund"

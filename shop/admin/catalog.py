@@ -20,7 +20,7 @@ from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
     export_as_csv,
-    is_merchant_staff,
+    request_is_merchant_staff,
 )
 from shop.models import SKU, Category, Product, ProductImage, Shop, ShopMembership, SpecDimension
 from shop.services import catalog as services
@@ -234,10 +234,10 @@ class CategoryAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("parent")
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or is_merchant_staff(request.user)
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or is_merchant_staff(request.user)
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
     def has_add_permission(self, request):
         return request.user.is_superuser

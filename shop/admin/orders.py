@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.exceptions import DomainError
+from shop.admin.presentation import RecordPageMixin, yuan_display
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
@@ -94,7 +95,8 @@ class OrderEventInline(ReadOnlyInline):
 class PaymentInline(ReadOnlyInline):
     model = Payment
     shop_path = "order__shop"
-    fields = ["out_trade_no", "transaction_id", "amount_fen", "status", "paid_at"]
+    fields = ["out_trade_no", "transaction_id", "amount", "status", "paid_at"]
+    amount = yuan_display("amount_fen", _("amount"))
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -103,7 +105,8 @@ class PaymentInline(ReadOnlyInline):
 class RefundInline(ReadOnlyInline):
     model = Refund
     shop_path = "order__shop"
-    fields = ["out_refund_no", "refund_id", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+    fields = ["out_refund_no", "refund_id", "amount", "status", "reason", "created_at", "succeeded_at"]
+    amount = yuan_display("amount_fen", _("amount"))
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -115,7 +118,7 @@ class ShipForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "shop",
@@ -135,7 +138,7 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/shop/order/change_form.html"
     fieldsets = [
         (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
-        (_("Money"), {"fields": ["items_fen", "shipping_fen", "total_fen", "refunded_fen"]}),
+        (_("Money"), {"fields": ["items", "shipping", "total", "refunded"]}),
         (
             _("Ship to"),
             {
@@ -169,13 +172,17 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields]
+        return [f.name for f in Order._meta.fields] + ["items", "shipping", "total", "refunded"]
 
     def has_add_permission(self, request, *args):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    items = yuan_display("items_fen", _("items"))
+    shipping = yuan_display("shipping_fen", _("shipping"))
+    refunded = yuan_display("refunded_fen", _("refunded"))
 
     @admin.display(description=_("buyer"))
     def buyer_display(self, order):
@@ -267,7 +274,7 @@ class AfterSalesPhotoInline(ReadOnlyInline):
 
 
 @admin.register(AfterSalesRequest)
-class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+class AfterSalesRequestAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "order__shop"
     list_display = ["id", "order_link", "line", "kind", "quantity", "amount", "status", "created_at"]
     list_filter = ["status", "kind", "created_at"]
@@ -278,8 +285,16 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     inlines = [AfterSalesPhotoInline]
     change_form_template = "admin/shop/aftersalesrequest/change_form.html"
 
+    def get_fields(self, request, obj=None):
+        # Every field, amounts shown in yuan instead of fen.
+        return [
+            "amount" if f.name == "amount_fen" else f.name
+            for f in AfterSalesRequest._meta.fields
+            if f.name != "id"
+        ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in AfterSalesRequest._meta.fields]
+        return [f.name for f in AfterSalesRequest._meta.fields] + ["amount"]
 
     def has_add_permission(self, request, *args):
         return False

@@ -7,6 +7,7 @@ the after-sales queue's approve / approve-and-restock / reject (actions and butt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.exceptions import DomainError
+from shop.admin.lists import ConstantTimeListMixin
 from shop.admin.presentation import RecordPageMixin, yuan_display
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
@@ -28,6 +30,8 @@ register_shop_path(Payment, "order__shop")
 register_shop_path(Refund, "order__shop")
 register_shop_path(AfterSalesRequest, "order__shop")
 register_shop_path(AfterSalesPhoto, "request__order__shop")
+
+User = get_user_model()
 
 CARRIERS = ["顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "EMS", "极兔速递"]
 
@@ -118,7 +122,7 @@ class ShipForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(RecordPageMixin, ConstantTimeListMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "shop",
@@ -130,8 +134,11 @@ class OrderAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
         "tracking",
     ]
     list_filter = ["status", "created_at", "paid_at", "shop"]
-    date_hierarchy = "created_at"
-    search_fields = ["=number", "recipient_phone", "buyer__phone", "tracking_number"]
+    # Searches are exact and indexed (shop/admin/lists.py): order number, tracking number, the
+    # recipient's or the buyer's phone.
+    search_fields = ["number"]
+    exact_search_fields = ("number", "tracking_number")
+    phone_search_fields = ("recipient_phone",)
     list_select_related = ["shop", "buyer"]
     actions = ["ship_orders"]
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
@@ -183,6 +190,11 @@ class OrderAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     items = yuan_display("items_fen", _("items"))
     shipping = yuan_display("shipping_fen", _("shipping"))
     refunded = yuan_display("refunded_fen", _("refunded"))
+
+    def search_related_ids(self, request, term, phone):
+        if not phone:
+            return {}
+        return {"buyer_id": list(User.objects.filter(phone=phone).values_list("pk", flat=True))}
 
     @admin.display(description=_("buyer"))
     def buyer_display(self, order):
@@ -274,11 +286,13 @@ class AfterSalesPhotoInline(ReadOnlyInline):
 
 
 @admin.register(AfterSalesRequest)
-class AfterSalesRequestAdmin(RecordPageMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class AfterSalesRequestAdmin(RecordPageMixin, ConstantTimeListMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "order__shop"
     list_display = ["id", "order_link", "line", "kind", "quantity", "amount", "status", "created_at"]
     list_filter = ["status", "kind", "created_at"]
-    search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
+    search_fields = ["order__number"]
+    exact_search_fields = ("order__number",)
+    phone_search_fields = ("order__recipient_phone",)
     list_select_related = ["order", "line"]
     ordering = ["status", "-created_at"]
     actions = ["approve", "approve_and_restock", "reject", "retry_refund"]

@@ -22,6 +22,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from shop.admin.lists import ConstantTimeListMixin
 from shop.models import (
     SKU,
     Order,
@@ -170,8 +171,8 @@ class ShopScopedAdminMixin:
         return self._allowed(request, obj)
 
 
-class ShopScopedModelAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
-    pass
+class ShopScopedModelAdmin(ConstantTimeListMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+    """A shop-owned model's admin: scoped to the user's shops, lists that never count a large table."""
 
 
 def export_as_csv(modeladmin, request, queryset):

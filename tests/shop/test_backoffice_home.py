@@ -80,7 +80,10 @@ def test_every_admin_page_carries_the_to_do_badge(client, merchant, shop, other_
     _after_sales(order)
     _paid(other_shop, 2)
     client.force_login(merchant)
-    for url in [reverse("admin:shop_product_changelist"), reverse("admin:shop_order_change", args=[order.pk])]:
+    for url in [
+        reverse("admin:shop_product_changelist"),
+        reverse("admin:shop_order_change", args=[order.pk]),
+    ]:
         html = client.get(url).content.decode()
         assert 'data-testid="todo-badge"' in html
         assert re.search(r'data-count="to_ship">1<', html) and re.search(r'data-count="after_sales">1<', html)

@@ -65,8 +65,9 @@ class ExactSearchMixin:
         return queryset.filter(condition), False
 
     def search_related_ids(self, request, term: str, phone: str) -> dict[str, list[int]]:
-        """`phone` is the term as an 11-digit phone number, or "". Ids found first in another table (one indexed query), so the main query stays a union of
-        index scans: a subquery inside an OR would make PostgreSQL scan every row."""
+        """`phone` is the term as an 11-digit phone number, or "". Ids found first in another table
+        (one indexed query), so the main query stays a union of index scans: a subquery inside an OR
+        would make PostgreSQL scan every row."""
         return {}
 
 

@@ -16,9 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.exceptions import DomainError
+from shop.admin.batch_ship import BatchShipAdminMixin
 from shop.admin.lists import ConstantTimeListMixin
 from shop.admin.presentation import RecordPageMixin, yuan_display
+from shop.admin.resources import OrderResource
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
+from shop.admin.sheets import SheetExportMixin
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
 from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
@@ -122,7 +125,15 @@ class ShipForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(RecordPageMixin, ConstantTimeListMixin, ShopScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(
+    SheetExportMixin,
+    BatchShipAdminMixin,
+    RecordPageMixin,
+    ConstantTimeListMixin,
+    ShopScopedAdminMixin,
+    admin.ModelAdmin,
+):
+    resource_classes = [OrderResource]
     list_display = [
         "number",
         "shop",
@@ -143,6 +154,7 @@ class OrderAdmin(RecordPageMixin, ConstantTimeListMixin, ShopScopedAdminMixin, a
     actions = ["ship_orders"]
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/shop/order/change_form.html"
+    change_list_template = "admin/shop/order/change_list.html"
     fieldsets = [
         (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
         (_("Money"), {"fields": ["items", "shipping", "total", "refunded"]}),

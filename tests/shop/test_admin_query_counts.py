@@ -80,7 +80,7 @@ def roles(shop, other_shop, operator):
 
 
 def _urls(role):
-    urls = {name: budget for name, budget in BUDGETS.items()}
+    urls = dict(BUDGETS)
     if role == "operator":
         urls.update(OPERATOR_ONLY)
     return urls

@@ -6,6 +6,7 @@ nothing here: the admin renders every datetime in the current time zone, the sho
 
 from django.contrib import admin
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext as _
 
 from shop.templatetags.money import format_fen
 
@@ -39,6 +40,7 @@ class RecordPageMixin:
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method == "POST":
             return HttpResponseRedirect(request.get_full_path())
+        context = {"title": _("View %s") % self.opts.verbose_name, **self.record_page_context}
         return super().change_view(
-            request, object_id, form_url, extra_context={**(extra_context or {}), **self.record_page_context}
+            request, object_id, form_url, extra_context={**context, **(extra_context or {})}
         )

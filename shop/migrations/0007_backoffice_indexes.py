@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0004_order_event_kinds'),
+        ('shop', '0006_after_sales_photos_private'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -17,9 +17,9 @@ from django.utils import timezone
 from shop.models import SKU, AfterSalesRequest, Order
 from shop.selectors.dashboard import SALES_STATUSES
 
-# After-sales requests that wait for the merchant's answer. The return-and-refund flow adds its own
-# waiting states; they belong here too.
-AFTER_SALES_WAITING_STATUSES = [AfterSalesRequest.Status.OPEN]
+# After-sales requests that wait for the merchant: a new request to answer, and returned goods on
+# their way back, whose receipt the merchant confirms before the refund.
+AFTER_SALES_WAITING_STATUSES = [AfterSalesRequest.Status.OPEN, AfterSalesRequest.Status.RETURN_SHIPPED]
 TODO_LIST_LENGTH = 10
 
 

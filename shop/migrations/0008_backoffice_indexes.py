@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0006_after_sales_photos_private'),
+        ('shop', '0007_refund_lines_and_returns'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 # asks once per bulk action whether a permission row of that name exists).
 BUDGETS = {
     "admin:shop_order_changelist": 10,
-    "admin:shop_aftersalesrequest_changelist": 13,
+    "admin:shop_aftersalesrequest_changelist": 15,
     "admin:shop_product_changelist": 15,
     "admin:shop_sku_changelist": 11,
     "admin:shop_shop_changelist": 9,

@@ -409,11 +409,16 @@ def after_sales_run_timers(*, now=None, batch_size: int = 200) -> int:
     for queryset, step, before in steps:
         for pk in queryset.order_by("pk").values_list("pk", flat=True)[:batch_size]:
             try:
-                request = step(pk)
+                with transaction.atomic():
+                    # Under the request's locks: another run may have moved it since the query.
+                    _order, request = _locked_request(request_id=pk)
+                    if request.status != before:
+                        continue
+                    step(pk)
             except DomainError as error:
                 logger.warning("after-sales %s: timer could not move it: %s", pk, error.message)
                 continue
-            moved += request.status != before
+            moved += 1
     return moved
 
 

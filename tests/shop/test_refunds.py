@@ -458,3 +458,73 @@ def test_a_refund_notification_replayed_at_once_settles_once(two_line_order, wec
     order.refresh_from_db(), cake.refresh_from_db()
     assert order.refunded_fen == 2000 and (cake.refunded_quantity, cake.refunded_fen) == (2, 2000)
     assert order.events.filter(kind=OrderEvent.Kind.REFUNDED).count() == 1
+
+
+# --- pages stay flat in the number of refunds ------------------------------------------------------
+
+
+def _refund_n_times(order, n):
+    cake = _lines(order)[0]
+    for _ in range(n):
+        order_refund(
+            order_id=order.pk,
+            actor=order.shop.owner,
+            reason="补偿",
+            lines=[RefundLineSpec(line_id=cake.pk, quantity=0, amount_fen=100)],
+        )
+
+
+def _count_queries(client, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url).status_code == 200
+    return len(captured.captured_queries)
+
+
+@pytest.mark.django_db
+def test_order_pages_do_not_grow_with_refunds(client, two_line_order, django_capture_on_commit_callbacks):
+    order = two_line_order
+    with django_capture_on_commit_callbacks(execute=False):
+        _refund_n_times(order, 1)
+    client.force_login(order.buyer)
+    page, api = reverse("shop:order-detail", args=[order.number]), f"/api/v1/orders/{order.number}/"
+    buyer_page, buyer_api = _count_queries(client, page), _count_queries(client, api)
+    client.force_login(order.shop.owner)
+    admin_page = reverse("admin:shop_order_change", args=[order.pk])
+    refund_page = reverse("admin:shop_order_refund", args=[order.pk])
+    merchant_admin, merchant_refund = _count_queries(client, admin_page), _count_queries(client, refund_page)
+    with django_capture_on_commit_callbacks(execute=False):
+        _refund_n_times(order, 4)
+    client.force_login(order.buyer)
+    assert _count_queries(client, page) == buyer_page
+    assert _count_queries(client, api) == buyer_api
+    client.force_login(order.shop.owner)
+    assert _count_queries(client, admin_page) == merchant_admin
+    assert _count_queries(client, refund_page) == merchant_refund
+
+
+# --- more races ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
+def test_the_reconcile_job_racing_the_notification_settles_once(two_line_order, wechatpay_sandbox):
+    order = two_line_order
+    refund = order_refund(order_id=order.pk, actor=order.shop.owner, reason="x", amount_fen=900)
+    headers, body = wechatpay_sandbox.refund_notification(refund.out_refund_no)
+    later = timezone.now() + timedelta(minutes=30)
+    results = _run_at_once(
+        [
+            lambda: refund_notification_handle(headers=headers, body=body),
+            lambda: refunds_reconcile(now=later),
+            lambda: refund_notification_handle(headers=headers, body=body),
+            lambda: refunds_reconcile(now=later),
+        ]
+    )
+    assert not [r for r in results if isinstance(r, Exception)], results
+    order.refresh_from_db()
+    assert order.refunded_fen == 900
+    assert order.events.filter(kind=OrderEvent.Kind.REFUNDED).count() == 1
+    assert Notification.objects.filter(user=order.buyer, kind="refund_succeeded").count() == 1

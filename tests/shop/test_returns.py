@@ -199,3 +199,36 @@ def test_an_unreturned_request_closes_after_the_return_days_and_the_task_runs_it
     with pytest.raises(InvalidTransition):
         after_sales_reject(request_id=request.pk, actor=order.shop.owner)
     assert _return_request(order, quantity=1).status == R.OPEN
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("celery_eager")
+def test_two_timer_runs_at_once_refund_an_unconfirmed_return_once(shipped_order, settings):
+    import threading
+
+    from django.db import connection
+
+    settings.AFTER_SALES_RETURN_RECEIVE_DAYS = 10
+    order = shipped_order
+    request = _return_request(order, quantity=2)
+    after_sales_approve(request_id=request.pk, actor=order.shop.owner)
+    after_sales_return_ship(request_id=request.pk, buyer=order.buyer, carrier="EMS", tracking_number="E1")
+    later = timezone.now() + timedelta(days=11)
+    barrier, moved = threading.Barrier(3), []
+
+    def run():
+        try:
+            barrier.wait(timeout=10)
+            moved.append(after_sales_run_timers(now=later))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(moved) == [0, 0, 1]
+    assert Refund.objects.filter(after_sales=request).count() == 1
+    request.refresh_from_db()
+    assert request.status == R.APPROVED

@@ -24,7 +24,7 @@ from shop.admin.scoping import (
     export_as_csv,
     request_is_merchant_staff,
 )
-from shop.admin.sheets import SheetExportMixin, SheetImportExportMixin
+from shop.admin.sheets import SheetImportExportMixin
 from shop.models import SKU, Category, Product, ProductImage, Shop, ShopMembership, SpecDimension
 from shop.services import catalog as services
 from shop.services.staff_permissions import (
@@ -472,7 +472,7 @@ def _set_stock_action(modeladmin, request, queryset, *, apply):
 
 
 @admin.register(Product)
-class ProductAdmin(SheetExportMixin, DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
+class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
     resource_classes = [ProductResource]
     form = ProductAdminForm
     list_display = ("title", "shop", "category", "status", "price_display", "stock_total", "sales_count")

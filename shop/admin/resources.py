@@ -22,6 +22,7 @@ from import_export import fields, resources, widgets
 from config.exceptions import DomainError
 from shop.models import SKU, Order, Product
 from shop.services.catalog import sku_update
+from shop.services.staff_permissions import StaffPermission, staff_can
 from shop.templatetags.money import format_fen
 
 
@@ -112,19 +113,53 @@ class OrderResource(ScopedResourceMixin, resources.ModelResource):
         return _yuan(order.refunded_fen)
 
 
+class ProductSheetForm(forms.Form):
+    """One product row, checked like the product form: a title within the model's length, a category
+    that exists, and for a new product the price (yuan, as in the SKU grid) and stock of its one SKU."""
+
+    title = forms.CharField(max_length=Product._meta.get_field("title").max_length)
+    category = forms.CharField()
+    stock = forms.IntegerField(min_value=0, required=False)
+
+    def __init__(self, *args, **kwargs):
+        from shop.admin.catalog import YuanField
+
+        super().__init__(*args, **kwargs)
+        self.fields["price"] = YuanField(label=_("price (yuan)"), required=False)
+
+    def clean_category(self):
+        from django.db.models import Q
+
+        from shop.models import Category
+
+        name = self.cleaned_data["category"].strip()
+        category = Category.objects.filter(Q(name=name) | Q(slug=name)).order_by("id").first()
+        if category is None:
+            raise ValidationError(_("No category %(name)s.") % {"name": name})
+        return category
+
+
 class ProductResource(ScopedResourceMixin, resources.ModelResource):
+    """Export of products; import creates new draft products (rows without an ID: title, category,
+    shop, price and stock of their one SKU) and renames or re-files existing ones (rows with an ID:
+    title and category; their SKUs are edited in the SKU sheet). The product services write both."""
+
     id = fields.Field(attribute="id", column_name="ID")
     title = fields.Field(attribute="title", column_name=gettext_lazy("title"))
     shop = fields.Field(attribute="shop__name", column_name=gettext_lazy("shop"))
     category = fields.Field(attribute="category__name", column_name=gettext_lazy("category"))
-    status = fields.Field(column_name=gettext_lazy("status"))
+    status = fields.Field(column_name=gettext_lazy("status"), readonly=True)
     price = fields.Field(column_name=gettext_lazy("price (yuan)"))
     stock = fields.Field(column_name=gettext_lazy("stock"))
-    sales = fields.Field(attribute="sales_count", column_name=gettext_lazy("sales"))
+    sales = fields.Field(attribute="sales_count", column_name=gettext_lazy("sales"), readonly=True)
 
     class Meta:
         model = Product
         fields = export_order = ("id", "title", "shop", "category", "status", "price", "stock", "sales")
+        import_id_fields = ("id",)
+        use_transactions = True
+        use_bulk = False
+        skip_unchanged = False
 
     def filter_export(self, queryset, **kwargs):
         from django.db.models import Sum
@@ -139,6 +174,82 @@ class ProductResource(ScopedResourceMixin, resources.ModelResource):
 
     def dehydrate_stock(self, product):
         return getattr(product, "sheet_stock", None) or 0
+
+    # --- import ---
+
+    def _cell(self, row, name) -> str:
+        value = row.get(self.fields[name].column_name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return "" if value is None else str(value).strip()
+
+    def get_instance(self, instance_loader, row):
+        raw = self._cell(row, "id")
+        if not raw:
+            return None  # a new product
+        try:
+            product_id = int(raw)
+        except ValueError:
+            product_id = None
+        instance = self.get_queryset().filter(pk=product_id).first() if product_id else None
+        if instance is None:  # unknown, or another shop's: the same answer
+            raise ValidationError(_("Product %(id)s not found.") % {"id": raw})
+        return instance
+
+    def import_instance(self, instance, row, **kwargs):
+        from shop.models import Shop
+
+        form = ProductSheetForm(
+            data={
+                "title": self._cell(row, "title"),
+                "category": self._cell(row, "category"),
+                "price": self._cell(row, "price"),
+                "stock": self._cell(row, "stock"),
+            }
+        )
+        if not form.is_valid():
+            raise ValidationError(
+                {field: [str(message) for message in messages] for field, messages in form.errors.items()}
+            )
+        values = dict(form.cleaned_data)
+        if instance.pk is None:
+            shops = Shop.objects.all() if self.shop_ids is None else Shop.objects.filter(pk__in=self.shop_ids)
+            name = self._cell(row, "shop")
+            matches = list(shops.filter(name=name)[:2]) if name else list(shops[:2])
+            if len(matches) != 1:
+                raise ValidationError({"shop": _("Name one of your shops.")})
+            values["shop"] = matches[0]
+            if values["price"] is None:
+                raise ValidationError({"price": _("Enter the price of the new product.")})
+            values["stock"] = values["stock"] or 0
+        instance.sheet_values = values
+        instance.title = values["title"]
+        instance.category = values["category"]
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        from shop.services.catalog import product_create, product_update
+
+        values = instance.sheet_values
+        try:
+            with transaction.atomic():
+                if instance.pk is None:
+                    product = product_create(
+                        shop=values["shop"], category=values["category"], title=values["title"]
+                    )
+                    sku = product.skus.get()
+                    sku_update(
+                        sku=sku,
+                        price_fen=values["price"],
+                        original_price_fen=None,
+                        stock=values["stock"],
+                        code=sku.code,
+                        is_active=True,
+                    )
+                    instance.pk = instance.id = product.pk
+                else:
+                    product_update(product=instance, category=values["category"], title=values["title"])
+        except DomainError as error:
+            raise ValidationError({error.field or "__all__": error.message}) from error
 
 
 class SKUSheetForm(forms.Form):
@@ -264,6 +375,17 @@ class SKUResource(ScopedResourceMixin, resources.ModelResource):
                         "stock": _("Stock changed to %(stock)d since the sheet was exported.")
                         % {"stock": current.stock}
                     }
+                )
+            changes_price = (values["price"], values["original_price"]) != (
+                current.price_fen,
+                current.original_price_fen,
+            )
+            user = kwargs.get("user")
+            if changes_price and not staff_can(
+                user=user, shop_id=instance.product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            ):
+                raise ValidationError(
+                    {"price": _("Only the shop owner, or staff the owner allowed, may change prices.")}
                 )
             try:
                 sku_update(

@@ -15,6 +15,7 @@ Operators (superusers) see everything. `export_as_csv` is a scoped CSV export ac
 """
 
 import csv
+import datetime
 
 from django.contrib import admin
 from django.db import models
@@ -198,6 +199,8 @@ def export_as_csv(modeladmin, request, queryset):
                 value = getattr(obj, name, "")
                 if callable(value):
                     value = value()
+            if isinstance(value, datetime.datetime):
+                value = timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")  # the shop's time zone
             row.append("" if value is None else str(value))
         writer.writerow(row)
     return response

@@ -38,6 +38,8 @@ class SheetImportExportMixin(_SheetPermissionsMixin, ImportExportMixin):
     """Export as above, and import with a preview; nothing is written unless every row is good."""
 
     skip_admin_log = True
+    # Row errors as messages; never a traceback on the merchant's screen.
+    import_error_display = ("message",)
 
     def has_import_permission(self, request):
         return self.has_change_permission(request)

@@ -71,13 +71,13 @@ def _sku_sheet(client, file_format="xlsx") -> tablib.Dataset:
     return _export(client, "/admin/shop/sku/export/", file_format)
 
 
-def _import(client, dataset: tablib.Dataset, file_format="xlsx"):
+def _import(client, dataset: tablib.Dataset, file_format="xlsx", url="/admin/shop/sku/import/"):
     if file_format == "xlsx":
         upload = SimpleUploadedFile("skus.xlsx", XLSX().export_data(dataset))
     else:
         upload = SimpleUploadedFile("skus.csv", ("\ufeff" + dataset.export("csv")).encode())
     response = client.post(
-        "/admin/shop/sku/import/",
+        url,
         {"import_file": upload, "format": FORMAT_INDEX[file_format], "resource": "0"},
     )
     assert response.status_code == 200
@@ -161,3 +161,59 @@ def test_a_sale_since_the_export_is_never_undone(client, shop):
     sku.refresh_from_db()
     assert (sku.stock, sku.price_fen) == (3, 1100)
     assert Order.objects.count() == 1 and SKU.objects.count() == 1
+
+
+def test_product_sheet_creates_draft_products_and_renames_existing_ones(client, shop, other_shop):
+    from shop.models import Category, Product
+    from tests.shop.factories import CategoryFactory
+
+    category = CategoryFactory(name="蛋糕")
+    existing = make_sku(shop=shop, title="旧名字").product
+    foreign = make_sku(shop=other_shop, title="别家的").product
+    client.force_login(shop.owner)
+    dataset = _export(client, "/admin/shop/product/export/", "xlsx")
+    headers = dataset.headers
+    rows = [list(row) for row in dataset]
+    rows[0][headers.index("标题")] = "新名字"
+    new_row = ["", "芒果千层", shop.name, "蛋糕", "", "88.00", 12, ""]
+    bad_row = ["", "", shop.name, "没有这个分类", "", "abc", -1, ""]
+    foreign_row = [foreign.pk, "改别家的", shop.name, "蛋糕", "", "", "", ""]
+    products = "/admin/shop/product/import/"
+    html = _import(
+        client, tablib.Dataset(*rows, new_row, bad_row, foreign_row, headers=headers), url=products
+    )
+    assert "process_import" not in html and f"{foreign.pk}" in html and other_shop.name not in html
+    assert Product.objects.filter(title__in=["新名字", "芒果千层"]).count() == 0
+    # Without the bad rows: a preview, then the products are written by the product services.
+    html = _import(client, tablib.Dataset(*rows, new_row, headers=headers), url=products)
+    assert _confirm(client, html).status_code == 302
+    existing.refresh_from_db()
+    assert existing.title == "新名字"
+    created = Product.objects.get(title="芒果千层")
+    assert created.shop == shop and created.category == category and created.status == Product.Status.DRAFT
+    sku = created.skus.get()
+    assert (sku.price_fen, sku.stock) == (8800, 12)
+    foreign.refresh_from_db()
+    assert foreign.title == "别家的" and Category.objects.filter(name="没有这个分类").count() == 0
+
+
+def test_staff_without_the_price_right_cannot_change_prices_by_sheet(client, shop):
+    from shop.models import ShopMembership
+    from tests.factories import UserFactory
+    from tests.shop.factories import ShopMembershipFactory
+
+    sku = make_sku(shop=shop, price_fen=1000, stock=5)
+    staff = UserFactory(is_staff=True)
+    ShopMembershipFactory(shop=shop, user=staff, role=ShopMembership.Role.STAFF)
+    client.force_login(staff)
+    dataset = _sku_sheet(client)
+    headers = dataset.headers
+    row = list(dataset[0])
+    row[headers.index("价格（元）")] = "1.00"
+    html = _import(client, tablib.Dataset(row, headers=headers))
+    assert "process_import" not in html
+    row[headers.index("价格（元）")] = "10.00"
+    row[headers.index("库存")] = 8  # stock alone is theirs to set
+    assert _confirm(client, _import(client, tablib.Dataset(row, headers=headers))).status_code == 302
+    sku.refresh_from_db()
+    assert (sku.price_fen, sku.stock) == (1000, 8)

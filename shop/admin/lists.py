@@ -13,8 +13,10 @@ runs DISTINCT DATE_TRUNC over every row.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
@@ -44,6 +46,22 @@ class ExactSearchMixin:
 
     exact_search_fields: tuple[str, ...] = ()
     phone_search_fields: tuple[str, ...] = ()
+    # The date field a search's few rows are sorted by (newest first). The sort is written so that no
+    # index can serve it: otherwise PostgreSQL may walk the date index backwards through a million
+    # rows looking for 50 matches, instead of collecting the matches from the search indexes and
+    # sorting those (357 ms against 15 ms for a phone with 500 orders among 1,000,000).
+    exact_search_sort: str | None = None
+
+    def get_ordering(self, request):
+        from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
+
+        term = request.GET.get(SEARCH_VAR, "").strip()
+        if term and self.exact_search_sort and ORDER_VAR not in request.GET:
+            shifted = ExpressionWrapper(
+                F(self.exact_search_sort) + Value(timedelta(0)), output_field=DateTimeField()
+            )
+            return [shifted.desc(), "-pk"]
+        return super().get_ordering(request)
 
     def get_search_results(self, request, queryset, search_term):
         from accounts.validators import normalize_phone

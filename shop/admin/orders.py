@@ -173,6 +173,7 @@ class OrderAdmin(
     search_fields = ["number"]
     exact_search_fields = ("number", "tracking_number")
     phone_search_fields = ("recipient_phone",)
+    exact_search_sort = "created_at"
     list_select_related = ["shop", "buyer"]
     actions = ["ship_orders"]
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]

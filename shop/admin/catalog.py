@@ -548,7 +548,10 @@ class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopSco
         if SKU in by_model:
             self._save_skus(by_model[SKU])
         if SpecDimension in by_model:
-            self._save_specs(product, by_model[SpecDimension])
+            may_price = staff_can(
+                user=request.user, shop_id=product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            )
+            self._save_specs(product, by_model[SpecDimension], price_new_skus=may_price)
         services.product_set_status(product=product, status=form.cleaned_data["status"])
         product.refresh_from_db()
 
@@ -586,7 +589,7 @@ class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopSco
             )
 
     @staticmethod
-    def _save_specs(product, formset):
+    def _save_specs(product, formset, *, price_new_skus: bool = True):
         if not formset.has_changed():
             return
         rows = []
@@ -604,7 +607,9 @@ class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopSco
                 )
             )
         rows.sort(key=lambda row: row[0])
-        services.product_specs_set(product=product, specs=[spec for _position, spec in rows])
+        services.product_specs_set(
+            product=product, specs=[spec for _position, spec in rows], price_new_skus=price_new_skus
+        )
 
     @admin.action(description=_("Put selected products on sale"))
     def put_on_sale(self, request, queryset):

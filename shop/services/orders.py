@@ -159,6 +159,12 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
         from_status=S.PENDING_PAYMENT,
         to_status=S.PAID,
         note=payment.transaction_id or "",
+        data={
+            "amount_fen": payment.amount_fen,
+            "payment_id": payment.pk,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": payment.transaction_id,
+        },
     )
     sold = (
         OrderLine.objects.filter(order=order, product_id__isnull=False)
@@ -253,6 +259,7 @@ def order_ship(
         from_status=S.PAID,
         to_status=S.SHIPPED,
         note=f"{carrier} {tracking_number}",
+        data={"carrier": carrier, "tracking_number": tracking_number},
     )
     notify_user(
         user_id=order.buyer_id,

@@ -95,7 +95,7 @@ def _refund_number() -> str:
 
 def order_refund_balances(order: Order) -> tuple[dict[int, LineBalance], int]:
     """({line_id: units and fen not yet refunded or being refunded}, shipping fen left) of an order.
-    Counts refunds that are processing, succeeded or abnormal. Two queries."""
+    Counts refunds that are processing, succeeded or abnormal. Three queries."""
     held = (
         RefundLine.objects.filter(refund__order=order, refund__status__in=Refund.HOLDING)
         .values("line_id")
@@ -126,7 +126,9 @@ def refundable_fen(payment: Payment) -> int:
 
 def units_share_fen(*, line_total_fen: int, line_quantity: int, quantity: int, left: LineBalance) -> int:
     """The amount for `quantity` units of a line: `total * quantity // line_quantity`, and what is left
-    of the line when these units are its last."""
+    of the line when these units are its last. No units, no money."""
+    if quantity <= 0:
+        return 0
     if quantity >= left.quantity_left:
         return left.fen_left
     return min(left.fen_left, line_total_fen * quantity // line_quantity)

@@ -29,6 +29,7 @@ cache that cannot be reached costs speed (the page is built from the database), 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable
 from urllib.parse import urlencode
@@ -46,7 +47,11 @@ from django.utils.translation import get_language
 
 from accounts.models import Friendship
 from accounts.signals import friendships_changed
+from config.cache import redis_client
+from outbox.services import outbox_enqueue, outbox_handler
 from shop import signals
+
+cache_logger = logging.getLogger("weshop.cache")
 
 # Bumped by catalog changes that can alter any list. Never expires: an evicted generation comes
 # back as 1, and stored lists carry the value they were built at, so a mismatch is a rebuild.
@@ -120,20 +125,48 @@ def catalog_cache_invalidate(*, product_ids: Iterable[int] = (), lists: bool = T
     or of what a list holds) the generation is bumped too, retiring every list page. Stock, sales and
     ♡ counts moved by orders and likes pass `lists=False`: lists show no stock, and their counts may
     lag by at most CATALOG_CACHE_SECONDS.
+
+    Dropped right after the commit, so the merchant and shoppers see the edit at once, and recorded in
+    the outbox in the same transaction, so a worker drops them again (`catalog_cache_drop`, retried
+    until Redis answers): a Redis outage at commit time neither fails the change nor keeps stale
+    parts beyond it (the in-process drop is skipped and logged on "weshop.cache").
     """
     ids = sorted(set(product_ids))
+    outbox_enqueue(handler=catalog_cache_drop, payload={"product_ids": ids, "lists": lists})
+    transaction.on_commit(lambda: _catalog_cache_drop_now(ids, lists))
 
-    def drop():
-        keys = [key for product_id in ids for key in product_keys(product_id)]
+
+def _catalog_cache_drop_now(product_ids: list[int], lists: bool) -> None:
+    try:
+        catalog_cache_drop(product_ids=product_ids, lists=lists)
+    except Exception as exc:  # the outbox message retries it; the request has committed
+        cache_logger.warning("catalog cache drop failed, left to the outbox: %r", exc)
+
+
+@outbox_handler
+def catalog_cache_drop(*, product_ids: Iterable[int] = (), lists: bool = True) -> None:
+    """Delete these products' shared entries and, with `lists`, bump the generation (outbox handler;
+    the order receiver calls it directly). Raises when Redis cannot be reached, so it is retried:
+    Django's cache API, which turns an unreachable Redis into a quiet miss, is right for reads but not
+    for a drop, so this one uses the raw client."""
+    keys = [key for product_id in sorted(set(product_ids)) for key in product_keys(product_id)]
+    client = redis_client()
+    if client is not None:
+        pipeline = client.pipeline(transaction=False)  # one round trip
         if keys:
-            cache.delete_many(keys)
+            pipeline.delete(*(cache.make_key(key) for key in keys))
         if lists:
-            try:
-                cache.incr(GENERATION_KEY)
-            except ValueError:  # not set yet (or evicted): any new value retires the old list keys
-                cache.set(GENERATION_KEY, 1, timeout=None)
-
-    transaction.on_commit(drop)
+            pipeline.incr(cache.make_key(GENERATION_KEY))  # INCR of a missing key makes it 1
+        if keys or lists:
+            pipeline.execute()
+        return
+    if keys:
+        cache.delete_many(keys)
+    if lists:
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # not set yet (or evicted): any new value retires the old list keys
+            cache.set(GENERATION_KEY, 1, timeout=None)
 
 
 # --- Orders move stock and sales: the parts showing them follow ------------------------------
@@ -160,13 +193,15 @@ def catalog_cache_follows_orders(sender, order, **kwargs):
     """Orders take and return stock and add sales: drop the shared parts of the products involved,
     and only those (list pages stay: they show neither stock nor anything an order changes at once).
 
-    Code that changes stock outside an order event calls catalog_cache_invalidate itself.
+    Runs in a worker (shop.services.announce), so it drops them at once; a Redis error raises and the
+    announcement is retried. Code that changes stock outside an order event calls
+    catalog_cache_invalidate itself.
     """
     if "lines" in getattr(order, "_prefetched_objects_cache", {}):  # checkout hands over its lines
         product_ids = [line.product_id for line in order.lines.all() if line.product_id]
     else:
         product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
-    catalog_cache_invalidate(product_ids=product_ids, lists=False)
+    catalog_cache_drop(product_ids=product_ids, lists=False)
 
 
 # --- Per-visitor layering ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ After a change commits, the cached storefront parts that could show it are dropp
 """
 
 from config.exceptions import DomainError, Forbidden
-from shop.catalog_cache import catalog_cache_invalidate
+from shop.catalog_cache import catalog_cache_drop, catalog_cache_invalidate
 from shop.services.catalog_input import (
     ALLOWED_DESCRIPTION_ATTRIBUTES,
     ALLOWED_DESCRIPTION_TAGS,
@@ -96,6 +96,7 @@ __all__ = [
     "ProductNotSellable",
     "SlugTaken",
     "SpecInput",
+    "catalog_cache_drop",
     "catalog_cache_invalidate",
     "description_sanitize",
     "image_validate",

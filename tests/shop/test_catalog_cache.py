@@ -23,6 +23,7 @@ from shop.services.cart import cart_add, cart_get_or_create
 from shop.services.checkout import checkout_place
 from tests.factories import AddressFactory, UserFactory
 from tests.shop.factories import CategoryFactory, ProductImageFactory, ProductLikeFactory, product_with_grid
+from tests.shop.order_factories import celery_eager  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -192,6 +193,7 @@ class Visitors:
         return [client.get(url) for client in self.api]
 
 
+@pytest.mark.usefixtures("celery_eager")  # order events reach the cache's receiver through the outbox
 def test_price_change_sale_and_off_shelf_show_on_the_next_request_for_everyone(
     catalog, shopper, other_shopper, django_capture_on_commit_callbacks
 ):

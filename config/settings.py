@@ -60,6 +60,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /t/<code> (tracked links) is answered here, before sessions and CSRF: affiliates/middleware.py.
+    "affiliates.middleware.ClickMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -249,6 +251,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "auto-receive-orders": {"task": "shop.tasks.auto_receive_orders", "schedule": timedelta(minutes=10)},
     "complete-orders": {"task": "shop.tasks.complete_orders", "schedule": timedelta(minutes=10)},
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
+    "flush-clicks": {"task": "affiliates.tasks.flush_clicks", "schedule": timedelta(seconds=5)},
+    "sync-ledger": {"task": "affiliates.tasks.sync_ledger", "schedule": timedelta(minutes=2)},
 }
 
 # --- Domain settings --------------------------------------------------------------------------
@@ -256,6 +260,8 @@ ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES
 AUTO_RECEIVE_DAYS = env.int("AUTO_RECEIVE_DAYS", default=10)
 AFTER_SALES_DAYS = env.int("AFTER_SALES_DAYS", default=7)
 ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
+# Whether a promoter earns on their own purchases through their own links.
+AFFILIATE_SELF_PURCHASE = env.bool("AFFILIATE_SELF_PURCHASE", default=False)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 

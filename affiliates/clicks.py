@@ -130,7 +130,7 @@ def click_view(request, code: str):
     click_id = uuid.uuid4().hex
     horizon = now - settings.ATTRIBUTION_DAYS * 86400
     clicks = [c for c in cookie["c"] if isinstance(c, list) and len(c) == 3 and c[1] >= horizon]
-    clicks.append([link_id, int(now), click_id])
+    clicks.append([link_id, round(now, 3), click_id])
     cookie["c"] = clicks[-COOKIE_MAX_CLICKS:]
     record = [click_id, link_id, now, cookie["v"], request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")]
     click_record(record)

@@ -78,6 +78,7 @@ def pool_products(
                     When(commission_plan__kind="public", then=Subquery(targeted)), output_field=IntegerField()
                 ),
                 "commission_plan__rate_bp",
+                output_field=IntegerField(),
             ),
             min_price=Min("skus__price_fen", filter=Q(skus__is_active=True)),
         )

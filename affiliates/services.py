@@ -243,7 +243,13 @@ def plan_set(
                 raise InvalidPlan(_("A targeted rate must be above the public rate."), field="targeted")
     with transaction.atomic():
         plan, _created = CommissionPlan.objects.select_for_update().get_or_create(
-            product=product, defaults={"kind": kind, "rate_bp": rate}
+            product=product,
+            defaults={
+                "kind": kind,
+                "rate_bp": rate,
+                "exclusive_promoter": exclusive_promoter,
+                "is_active": is_active,
+            },
         )
         plan.kind, plan.rate_bp, plan.exclusive_promoter, plan.is_active = (
             kind,
@@ -335,6 +341,7 @@ def child_link_create(*, promoter: Promoter, parent_code: str, scene: str | None
     if parent is None:
         raise InvalidBinding(_("Link not found."), field="parent_code")
     creator = parent.creator
+    promoter = Promoter.objects.get(pk=promoter.pk)  # the binding as it is now
     allowed = promoter.bound_creator_id == creator.pk or (
         promoter.bound_agency_id is not None and promoter.bound_agency_id == creator.agency_id
     )

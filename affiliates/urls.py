@@ -15,5 +15,5 @@ urlpatterns = [
     path("promoter/ledger/", views.ledger, name="ledger"),
     path("s/<str:code>/", views.showcase, name="showcase"),
     path("card/<str:code>/", views.link_card, name="link-card"),
-    path("card/<str:code>/qr.svg", views.link_qr, name="link-qr"),
+    path("card/<str:code>/qr.png", views.link_qr, name="link-qr"),
 ]

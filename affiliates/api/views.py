@@ -2,9 +2,11 @@
 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers as drf_serializers
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import ListAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -12,7 +14,7 @@ from rest_framework.views import APIView
 from affiliates import selectors, services
 from affiliates.api import serializers as s
 from affiliates.models import Click, Promoter
-from config.pagination import StandardPagination
+from config.schema import ApiErrorSerializer
 from shop.admin.scoping import is_merchant_staff, managed_shops
 from shop.models import Category, Product
 
@@ -33,14 +35,20 @@ class _Promoter(APIView):
             raise PermissionDenied("Approved promoters only.")
         return promoter
 
-    def paginate(self, queryset, serializer_class, **context):
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True, context=context).data)
+
+class _PromoterList(_Promoter, ListAPIView):
+    """A paginated list of the signed-in promoter's own rows."""
 
 
 class MeApi(_Promoter):
-    @extend_schema(tags=TAG, responses={200: s.PromoterOutputSerializer}, summary="My promoter profile")
+    @extend_schema(
+        tags=TAG,
+        responses={
+            200: s.PromoterOutputSerializer,
+            404: OpenApiResponse(ApiErrorSerializer, description="Not a promoter (never applied)"),
+        },
+        summary="My promoter profile",
+    )
     def get(self, request):
         promoter = selectors.promoter_of(request.user)
         if promoter is None:
@@ -95,34 +103,38 @@ class ShareApi(_Promoter):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class PoolApi(_Promoter):
+class PoolApi(_PromoterList):
     role = Promoter.Role.CREATOR
+    serializer_class = s.PoolProductSerializer
+    filter_backends = []
 
-    @extend_schema(
-        tags=TAG,
-        parameters=[s.PoolQuerySerializer],
-        responses={200: s.PoolProductSerializer(many=True)},
-        summary="The product pool (选品中心)",
-    )
-    def get(self, request):
-        query = s.PoolQuerySerializer(data=request.query_params)
+    def get_queryset(self):
+        query = s.PoolQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         data = dict(query.validated_data)
         category = None
         if data.pop("category", None):
             category = Category.objects.filter(pk=query.validated_data["category"]).first()
             if category is None:
-                return Response({"category": ["Unknown category."]}, status=400)
-        products = selectors.pool_products(promoter=self.promoter(), category=category, **data)
-        return self.paginate(products, s.PoolProductSerializer)
+                raise drf_serializers.ValidationError({"category": ["Unknown category."]})
+        return selectors.pool_products(promoter=self.promoter(), category=category, **data)
+
+    @extend_schema(tags=TAG, parameters=[s.PoolQuerySerializer], summary="The product pool (选品中心)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
-class ShowcaseApi(_Promoter):
+class ShowcaseApi(_PromoterList):
     role = Promoter.Role.CREATOR
+    serializer_class = s.ShowcaseItemSerializer
+    filter_backends = []
 
-    @extend_schema(tags=TAG, responses={200: s.ShowcaseItemSerializer(many=True)}, summary="My showcase")
-    def get(self, request):
-        return self.paginate(selectors.showcase_products(creator=self.promoter()), s.ShowcaseItemSerializer)
+    def get_queryset(self):
+        return selectors.showcase_products(creator=self.promoter())
+
+    @extend_schema(tags=TAG, summary="My showcase")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAG,
@@ -146,20 +158,24 @@ class ShowcaseItemApi(_Promoter):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LinksApi(_Promoter):
-    @extend_schema(
-        tags=TAG,
-        responses={200: s.LinkOutputSerializer(many=True)},
-        summary="My tracked links with click counts",
-    )
-    def get(self, request):
-        links = selectors.promoter_links(promoter=self.promoter())
-        paginator = StandardPagination()
-        page = paginator.paginate_queryset(links, request, view=self)
-        stats = selectors.link_stats([link.pk for link in page])
-        return paginator.get_paginated_response(
-            s.LinkOutputSerializer(page, many=True, context={"stats": stats}).data
-        )
+class LinksApi(_PromoterList):
+    serializer_class = s.LinkOutputSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.promoter_links(promoter=self.promoter())
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self.stats = selectors.link_stats([link.pk for link in page or []])
+        return page
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "stats": getattr(self, "stats", {})}
+
+    @extend_schema(tags=TAG, summary="My tracked links with click counts")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         tags=TAG,
@@ -198,25 +214,33 @@ class LinkApi(_Promoter):
         return Response(s.LinkOutputSerializer(link, context={"stats": selectors.link_stats([link.pk])}).data)
 
 
-class ClicksApi(_Promoter):
-    @extend_schema(
-        tags=TAG, responses={200: s.ClickOutputSerializer(many=True)}, summary="Clicks on my links"
-    )
-    def get(self, request):
-        clicks = (
-            Click.objects.filter(link__promoter=self.promoter())
+class ClicksApi(_PromoterList):
+    serializer_class = s.ClickOutputSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        promoter = self.promoter()
+        return (
+            Click.objects.filter(link__promoter=promoter)
             .select_related("link")
             .order_by("-clicked_at", "-id")
         )
-        return self.paginate(clicks, s.ClickOutputSerializer)
+
+    @extend_schema(tags=TAG, summary="Clicks on my links")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
-class LedgerApi(_Promoter):
-    @extend_schema(
-        tags=TAG, responses={200: s.LedgerEntrySerializer(many=True)}, summary="My commission ledger"
-    )
-    def get(self, request):
-        return self.paginate(selectors.promoter_ledger(promoter=self.promoter()), s.LedgerEntrySerializer)
+class LedgerApi(_PromoterList):
+    serializer_class = s.LedgerEntrySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.promoter_ledger(promoter=self.promoter())
+
+    @extend_schema(tags=TAG, summary="My commission ledger")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class BalanceApi(_Promoter):
@@ -348,7 +372,14 @@ class ShowcasePublicApi(APIView):
     permission_classes = []
 
     @extend_schema(
-        tags=TAG, responses={200: s.ShowcaseItemSerializer(many=True)}, summary="A creator's public showcase"
+        tags=TAG,
+        responses={
+            200: inline_serializer(
+                "PublicShowcase",
+                {"display_name": drf_serializers.CharField(), "items": s.ShowcaseItemSerializer(many=True)},
+            )
+        },
+        summary="A creator's public showcase",
     )
     def get(self, request, code: str):
         creator = get_object_or_404(

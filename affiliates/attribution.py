@@ -7,35 +7,39 @@ A click is valid when its link is active, its creator (and for a child link, its
 link) approved and not frozen, the product's plan is live and offers that creator a rate, and the
 buyer is not the promoter (unless AFFILIATE_SELF_PURCHASE). The rate, the payee chain, the split
 and the scene are snapshotted into the line's `attribution` inside checkout's transaction, so later
-changes never rewrite a placed order. One SQL statement, whatever the number of lines."""
+changes never rewrite a placed order. One SQL statement, whatever the number of lines (plain SQL that
+PostgreSQL and the local demo's SQLite both run)."""
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-_SQL = """
-WITH cand AS (
-    SELECT c.link_id, c.clicked_at, c.click_id
-    FROM unnest(%(links)s::bigint[], %(times)s::timestamptz[], %(ids)s::uuid[])
-         AS c(link_id, clicked_at, click_id)
-    WHERE c.clicked_at >= %(since)s AND c.clicked_at <= %(now)s
+from affiliates.sql import cast, db_datetime
+
+_SELECT = """
+WITH cand (link_id, clicked_at, click_id) AS (
+    {cookie_clicks}
     UNION ALL
-    SELECT k.link_id, k.clicked_at, k.click_id FROM affiliates_click k
-    WHERE %(buyer)s::bigint IS NOT NULL AND k.user_id = %(buyer)s AND k.clicked_at >= %(since)s
-          AND k.clicked_at <= %(now)s
-), prod AS (SELECT DISTINCT unnest(%(products)s::bigint[]) AS product_id)
-SELECT DISTINCT ON (prod.product_id)
-    prod.product_id, l.id, c.click_id, l.scene, cr.id, sh.id,
-    CASE WHEN p.kind = 'exclusive' THEN 'exclusive' WHEN t.id IS NOT NULL THEN 'targeted' ELSE 'public' END,
-    COALESCE(t.rate_bp, p.rate_bp),
-    ag.id, COALESCE(ag.service_fee_bp, 0),
+    SELECT k.link_id, k.clicked_at, {click_id_text} FROM affiliates_click k
+    WHERE k.user_id = %(buyer)s AND k.clicked_at >= %(since)s AND k.clicked_at <= %(now)s
+), prod (product_id) AS (
+    {products}
+), ranked AS (
+SELECT
+    prod.product_id, l.id AS link_id, c.click_id, l.scene, cr.id AS creator_id, sh.id AS sharer_id,
+    CASE WHEN p.kind = 'exclusive' THEN 'exclusive' WHEN t.id IS NOT NULL THEN 'targeted' ELSE 'public' END
+        AS plan,
+    COALESCE(t.rate_bp, p.rate_bp) AS rate_bp,
+    ag.id AS agency_id, COALESCE(ag.service_fee_bp, 0) AS fee_bp,
     CASE WHEN sh.id IS NULL THEN 0
          WHEN sh.bound_creator_id IS NOT NULL THEN COALESCE(so_c.share_bp, bc.default_share_bp)
-         ELSE COALESCE(so_a.share_bp, ba.default_share_bp, 5000) END
+         ELSE COALESCE(so_a.share_bp, ba.default_share_bp, 5000) END AS share_bp,
+    ROW_NUMBER() OVER (PARTITION BY prod.product_id ORDER BY c.clicked_at DESC, c.click_id) AS position
 FROM prod
-JOIN cand c ON TRUE
+JOIN cand c ON 1 = 1
 JOIN affiliates_trackedlink l ON l.id = c.link_id AND l.is_active
 JOIN affiliates_promoter cr ON cr.id = l.creator_id AND cr.status = 'approved'
 JOIN affiliates_commissionplan p ON p.product_id = prod.product_id AND p.is_active
@@ -55,10 +59,31 @@ WHERE ((l.target = 'product' AND l.product_id = prod.product_id)
             WHERE s.creator_id = l.creator_id AND s.product_id = prod.product_id)))
   AND (l.parent_id IS NULL OR (pl.is_active AND sh.status = 'approved'))
   AND (p.kind = 'public' OR p.exclusive_promoter_id = cr.id)
-  AND (%(self_ok)s OR %(buyer_user)s::bigint IS NULL OR
-       (cr.user_id <> %(buyer_user)s AND (sh.id IS NULL OR sh.user_id <> %(buyer_user)s)))
-ORDER BY prod.product_id, c.clicked_at DESC, c.click_id
+  AND ({self_ok} OR (cr.user_id <> %(buyer)s AND (sh.id IS NULL OR sh.user_id <> %(buyer)s)))
+)
+SELECT product_id, link_id, click_id, scene, creator_id, sharer_id, plan, rate_bp, agency_id, fee_bp, share_bp
+FROM ranked WHERE position = 1
 """
+
+
+@functools.lru_cache(maxsize=256)
+def _sql_for(vendor: str, *, clicks: int, products: int, self_ok: bool) -> str:
+    bigint, moment = (lambda e: cast(e, "bigint")), (lambda e: cast(e, "timestamp with time zone"))
+    if clicks:
+        rows = [
+            f"SELECT {bigint(f'%(link{i})s')}, {moment(f'%(time{i})s')}, {cast(f'%(id{i})s', 'text')}"
+            for i in range(clicks)
+        ]
+        cookie_clicks = " UNION ALL ".join(rows)
+    else:
+        cookie_clicks = f"SELECT {bigint('NULL')}, {moment('NULL')}, {cast('NULL', 'text')} WHERE 1 = 0"
+    product_rows = " UNION ALL ".join(f"SELECT {bigint(f'%(product{i})s')}" for i in range(products))
+    return _SELECT.format(
+        cookie_clicks=cookie_clicks,
+        click_id_text=cast("k.click_id", "text"),
+        products=product_rows,
+        self_ok="1 = 1" if self_ok else "1 = 0",
+    )
 
 
 def _cookie_clicks(context) -> tuple[list, list, list]:
@@ -88,18 +113,22 @@ def attribution_for(*, buyer, product_ids, context, now=None) -> dict[int, dict]
         return {}
     now = now or timezone.now()
     params = {
-        "links": links,
-        "times": times,
-        "ids": ids,
-        "since": now - timedelta(days=settings.ATTRIBUTION_DAYS),
-        "now": now + timedelta(minutes=5),  # clock skew between web processes
-        "buyer": buyer_id,
-        "buyer_user": buyer_id,
-        "products": product_ids,
-        "self_ok": bool(settings.AFFILIATE_SELF_PURCHASE),
+        "since": db_datetime(now - timedelta(days=settings.ATTRIBUTION_DAYS)),
+        "now": db_datetime(now + timedelta(minutes=5)),  # clock skew between web processes
+        "buyer": buyer_id or 0,
     }
+    for i, (link_id, at, click_id) in enumerate(zip(links, times, ids, strict=True)):
+        params.update({f"link{i}": link_id, f"time{i}": db_datetime(at), f"id{i}": click_id})
+    for i, product_id in enumerate(product_ids):
+        params[f"product{i}"] = product_id
+    sql = _sql_for(
+        connection.vendor,
+        clicks=len(links),
+        products=len(product_ids),
+        self_ok=bool(settings.AFFILIATE_SELF_PURCHASE),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(_SQL, params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     result = {}
     for (

@@ -202,6 +202,20 @@ def clicks_insert(records: list[list]) -> int:
         columns[2].append(str(visitor)[:32])
         columns[3].append(users.get(rest[0]) if rest else None)
         columns[4].append(datetime.fromtimestamp(float(at), tz=UTC))
+    if connection.vendor != "postgresql":  # the local demo's SQLite
+        from affiliates.models import Click, TrackedLink
+
+        known = set(TrackedLink.objects.filter(pk__in=set(columns[1])).values_list("pk", flat=True))
+        before = Click.objects.count()
+        Click.objects.bulk_create(
+            [
+                Click(click_id=c, link_id=link, visitor=v, user_id=u, clicked_at=at)
+                for c, link, v, u, at in zip(*columns, strict=True)
+                if link in known
+            ],
+            ignore_conflicts=True,
+        )
+        return Click.objects.count() - before
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL, list(columns))
         return cursor.rowcount

@@ -20,6 +20,9 @@ ledger comes out the same whether signals woke the jobs at once or the beat ran 
 """
 
 from django.db import connection, transaction
+from django.utils import timezone
+
+from affiliates.sql import db_datetime, is_postgres
 
 LOCK_KEY = 0x4146_4C45_4447_4552 & 0x7FFF_FFFF_FFFF_FFFF  # "AFLEDGER"
 
@@ -41,16 +44,21 @@ def commission_split(
     }
 
 
-_ACCRUE_SQL = """
+_COLUMNS = """kind, role, status, promoter_id, agency_id, order_id, order_line_id, shop_id, product_id,
+     link_id, parent_id, refund_line_id, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
+     amount_fen, created_at, settled_at, cancelled_at"""
+
+# Plain SQL that PostgreSQL and the local demo's SQLite (3.38+) both run; %(now)s is the job's time.
+_ACCRUE_SQL = f"""
 WITH src AS (
     SELECT l.id AS line_id, l.order_id, o.shop_id, l.product_id, l.total_fen AS base, o.completed_at,
-           (l.attribution->>'link')::bigint AS link_id, l.attribution->>'scene' AS scene,
-           (l.attribution->>'rate_bp')::int AS rate_bp,
-           COALESCE((l.attribution->>'agency_fee_bp')::int, 0) AS fee_bp,
-           COALESCE((l.attribution->>'share_bp')::int, 0) AS share_bp,
-           (l.attribution->>'creator')::bigint AS creator_id,
-           (l.attribution->>'sharer')::bigint AS sharer_id,
-           (l.attribution->>'agency')::bigint AS agency_id
+           CAST(l.attribution->>'link' AS bigint) AS link_id, l.attribution->>'scene' AS scene,
+           CAST(l.attribution->>'rate_bp' AS bigint) AS rate_bp,
+           COALESCE(CAST(l.attribution->>'agency_fee_bp' AS bigint), 0) AS fee_bp,
+           COALESCE(CAST(l.attribution->>'share_bp' AS bigint), 0) AS share_bp,
+           CAST(l.attribution->>'creator' AS bigint) AS creator_id,
+           CAST(l.attribution->>'sharer' AS bigint) AS sharer_id,
+           CAST(l.attribution->>'agency' AS bigint) AS agency_id
     FROM shop_orderline l JOIN shop_order o ON o.id = l.order_id
     WHERE l.attribution IS NOT NULL AND o.paid_at IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM affiliates_commissionentry e
@@ -65,33 +73,32 @@ WITH src AS (
            CASE WHEN sharer_id IS NULL THEN 0
                 ELSE (commission - agency_part) * share_bp / 10000 END AS sharer_part
     FROM c2
+), payees AS (
+    SELECT c3.*, 'creator' AS role, creator_id AS payee_promoter, CAST(NULL AS bigint) AS payee_agency,
+           commission - agency_part - sharer_part AS amount FROM c3
+    UNION ALL
+    SELECT c3.*, 'sharer', sharer_id, CAST(NULL AS bigint), sharer_part FROM c3 WHERE sharer_id IS NOT NULL
+    UNION ALL
+    SELECT c3.*, 'agency', CAST(NULL AS bigint), agency_id, agency_part FROM c3 WHERE agency_id IS NOT NULL
 )
-INSERT INTO affiliates_commissionentry
-    (kind, role, status, promoter_id, agency_id, order_id, order_line_id, shop_id, product_id, link_id,
-     parent_id, refund_line_id, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
-     amount_fen, created_at, settled_at, cancelled_at)
+INSERT INTO affiliates_commissionentry ({_COLUMNS})
 SELECT 'commission', p.role,
-       CASE WHEN pr.status = 'frozen' AND (c3.completed_at IS NULL OR c3.completed_at > pr.frozen_at)
+       CASE WHEN pr.status = 'frozen' AND (p.completed_at IS NULL OR p.completed_at > pr.frozen_at)
             THEN 'cancelled' ELSE 'pending' END,
-       p.promoter_id, p.agency_id, c3.order_id, c3.line_id, c3.shop_id, c3.product_id, c3.link_id,
-       NULL, NULL, c3.scene, c3.rate_bp, c3.base, c3.commission,
-       CASE WHEN c3.agency_id IS NULL THEN 0 ELSE c3.fee_bp END,
-       CASE WHEN c3.sharer_id IS NULL THEN 0 ELSE c3.share_bp END,
-       p.amount, now(), NULL,
-       CASE WHEN pr.status = 'frozen' AND (c3.completed_at IS NULL OR c3.completed_at > pr.frozen_at)
-            THEN now() END
-FROM c3
-CROSS JOIN LATERAL (VALUES
-    ('creator', c3.creator_id, NULL::bigint, c3.commission - c3.agency_part - c3.sharer_part),
-    ('sharer', c3.sharer_id, NULL::bigint, c3.sharer_part),
-    ('agency', NULL::bigint, c3.agency_id, c3.agency_part)
-) AS p(role, promoter_id, agency_id, amount)
-LEFT JOIN affiliates_promoter pr ON pr.id = p.promoter_id
-WHERE p.promoter_id IS NOT NULL OR p.agency_id IS NOT NULL
+       p.payee_promoter, p.payee_agency, p.order_id, p.line_id, p.shop_id, p.product_id, p.link_id,
+       NULL, NULL, p.scene, p.rate_bp, p.base, p.commission,
+       CASE WHEN p.agency_id IS NULL THEN 0 ELSE p.fee_bp END,
+       CASE WHEN p.sharer_id IS NULL THEN 0 ELSE p.share_bp END,
+       p.amount, %(now)s, NULL,
+       CASE WHEN pr.status = 'frozen' AND (p.completed_at IS NULL OR p.completed_at > pr.frozen_at)
+            THEN %(now)s END
+FROM payees p
+LEFT JOIN affiliates_promoter pr ON pr.id = p.payee_promoter
+WHERE p.payee_promoter IS NOT NULL OR p.payee_agency IS NOT NULL
 ON CONFLICT (order_line_id, role) WHERE kind = 'commission' DO NOTHING
 """
 
-_ADJUST_SQL = """
+_ADJUST_SQL = f"""
 WITH rl AS (
     SELECT x.id AS refund_line_id, x.line_id, x.amount_fen, r.succeeded_at,
            SUM(x.amount_fen) OVER (PARTITION BY x.line_id ORDER BY r.succeeded_at, x.id) AS cumulative
@@ -99,27 +106,32 @@ WITH rl AS (
     WHERE r.status = 'succeeded' AND x.amount_fen > 0
       AND x.line_id IN (SELECT e.order_line_id FROM affiliates_commissionentry e
                         WHERE e.kind = 'commission' AND e.status <> 'cancelled')
+), due AS (
+    SELECT e.*, rl.refund_line_id AS due_refund_line, rl.succeeded_at,
+           CASE WHEN rl.cumulative < l.total_fen THEN rl.cumulative ELSE l.total_fen END AS upto,
+           CASE WHEN rl.cumulative - rl.amount_fen < l.total_fen THEN rl.cumulative - rl.amount_fen
+                ELSE l.total_fen END AS before,
+           l.total_fen AS line_total,
+           CASE WHEN o.completed_at IS NOT NULL AND rl.succeeded_at >= o.completed_at THEN 1 ELSE 0 END
+               AS late
+    FROM rl
+    JOIN affiliates_commissionentry e
+         ON e.order_line_id = rl.line_id AND e.kind = 'commission' AND e.status <> 'cancelled'
+    JOIN shop_orderline l ON l.id = rl.line_id
+    JOIN shop_order o ON o.id = l.order_id
+    WHERE l.total_fen > 0
+      AND NOT EXISTS (SELECT 1 FROM affiliates_commissionentry a
+                      WHERE a.parent_id = e.id AND a.refund_line_id = rl.refund_line_id)
 )
-INSERT INTO affiliates_commissionentry
-    (kind, role, status, promoter_id, agency_id, order_id, order_line_id, shop_id, product_id, link_id,
-     parent_id, refund_line_id, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
-     amount_fen, created_at, settled_at, cancelled_at)
-SELECT CASE WHEN late THEN 'clawback' ELSE 'reversal' END, e.role,
-       CASE WHEN late THEN 'settled' ELSE e.status END,
-       e.promoter_id, e.agency_id, e.order_id, e.order_line_id, e.shop_id, e.product_id, e.link_id,
-       e.id, rl.refund_line_id, e.scene, e.rate_bp, e.base_fen, e.commission_fen, e.agency_fee_bp, e.share_bp,
-       -(e.amount_fen * LEAST(rl.cumulative, l.total_fen) / l.total_fen
-         - e.amount_fen * LEAST(rl.cumulative - rl.amount_fen, l.total_fen) / l.total_fen),
-       now(), CASE WHEN late THEN rl.succeeded_at WHEN e.status = 'settled' THEN e.settled_at END, NULL
-FROM rl
-JOIN affiliates_commissionentry e
-     ON e.order_line_id = rl.line_id AND e.kind = 'commission' AND e.status <> 'cancelled'
-JOIN shop_orderline l ON l.id = rl.line_id
-JOIN shop_order o ON o.id = l.order_id
-CROSS JOIN LATERAL (SELECT (o.completed_at IS NOT NULL AND rl.succeeded_at >= o.completed_at) AS late) AS t
-WHERE l.total_fen > 0
-  AND NOT EXISTS (SELECT 1 FROM affiliates_commissionentry a
-                  WHERE a.parent_id = e.id AND a.refund_line_id = rl.refund_line_id)
+INSERT INTO affiliates_commissionentry ({_COLUMNS})
+SELECT CASE WHEN late = 1 THEN 'clawback' ELSE 'reversal' END, role,
+       CASE WHEN late = 1 THEN 'settled' ELSE status END,
+       promoter_id, agency_id, order_id, order_line_id, shop_id, product_id, link_id,
+       id, due_refund_line, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
+       -(amount_fen * upto / line_total - amount_fen * before / line_total),
+       %(now)s, CASE WHEN late = 1 THEN succeeded_at WHEN status = 'settled' THEN settled_at END, NULL
+FROM due
+WHERE 1 = 1
 ON CONFLICT (parent_id, refund_line_id) WHERE parent_id IS NOT NULL DO NOTHING
 """
 
@@ -135,27 +147,32 @@ WITH dead AS (
                  (SELECT SUM(a.amount_fen) FROM affiliates_commissionentry a
                   WHERE a.parent_id = e.id AND a.kind = 'reversal'), 0) <= 0))
 )
-UPDATE affiliates_commissionentry SET status = 'cancelled', cancelled_at = now()
+UPDATE affiliates_commissionentry SET status = 'cancelled', cancelled_at = %(now)s
 WHERE status = 'pending' AND kind <> 'clawback'
   AND (id IN (SELECT id FROM dead) OR parent_id IN (SELECT id FROM dead))
 """
 
 _SETTLE_SQL = """
-UPDATE affiliates_commissionentry e SET status = 'settled', settled_at = o.completed_at
-FROM shop_order o
+UPDATE affiliates_commissionentry AS e SET status = 'settled', settled_at = o.completed_at
+FROM shop_order AS o
 WHERE e.order_id = o.id AND e.status = 'pending' AND o.status = 'completed' AND o.completed_at IS NOT NULL
 """
 
 
 def _run(sql: str) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(sql)
-        return cursor.rowcount
+        cursor.execute(sql, {"now": db_datetime(timezone.now())})
+        if cursor.rowcount >= 0 or is_postgres():
+            return cursor.rowcount
+        cursor.execute("SELECT changes()")  # SQLite gives no row count for INSERT ... SELECT upserts
+        return cursor.fetchone()[0]
 
 
 def _lock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+    """The ledger lock for this transaction (SQLite, the local demo, writes one at a time anyway)."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
 
 
 def _refund_lines_exist() -> bool:

@@ -217,6 +217,13 @@ SPECTACULAR_SETTINGS = {
         "AfterSalesKindEnum": "shop.models.aftersales.AfterSalesRequest.Kind",
         "RefundStatusEnum": "shop.models.payments.Refund.Status",
         "ProductStatusEnum": "shop.models.catalog.Product.Status",
+        "PromoterRoleEnum": "affiliates.models.Promoter.Role",
+        "PromoterStatusEnum": "affiliates.models.Promoter.Status",
+        "LedgerRoleEnum": "affiliates.models.CommissionEntry.Role",
+        "LedgerKindEnum": "affiliates.models.CommissionEntry.Kind",
+        "LedgerStatusEnum": "affiliates.models.CommissionEntry.Status",
+        "CommissionPlanKindEnum": "affiliates.models.CommissionPlan.Kind",
+        "LinkTargetEnum": "affiliates.models.TrackedLink.Target",
     },
 }
 

@@ -1,6 +1,7 @@
 """Affiliate demo data for `manage.py seed_demo`: an agency, two creators with showcases and links
 in several scenes, a 推客 under one of them, clicks, and orders across scenes (some completed and
-settled). Made through the real services; a second run changes nothing."""
+settled, one refunded after settlement). Made through the real services; a second run changes
+nothing."""
 
 import uuid
 from datetime import timedelta
@@ -151,6 +152,13 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
         if finish:
             _complete(order)
         orders.append(order)
+    if orders:  # the first completed sale is refunded after settlement: a clawback
+        from shop.services.refunds import order_refund, refund_settle
+
+        refund = order_refund(order_id=orders[0].pk, actor=None, reason="买家退货（演示）", full=True)
+        refund_settle(
+            out_refund_no=refund.out_refund_no, refund_id=f"50{refund.pk:020d}", amount_fen=refund.amount_fen
+        )
     for link in TrackedLink.objects.filter(promoter__in=promoters.values()):
         for visitor in range(3):  # a few more visits per link, for the click counts
             Click.objects.create(

@@ -19,6 +19,7 @@ from shop.api import catalog_serializers as io
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
 from shop.services import catalog as services
+from shop.services.staff_permissions import StaffPermission, staff_require
 
 # --- Shoppers --------------------------------------------------------------------------------
 
@@ -225,12 +226,20 @@ class MerchantSKUView(APIView):
     @extend_schema(request=io.SKUUpdateInput, responses=io.MerchantSKUOutput)
     def patch(self, request, pk: int):
         sku = get_object_or_404(
-            SKU.objects.filter(product__shop__in=managed_shops(request.user)).prefetch_related("spec_values"),
+            SKU.objects.filter(product__shop__in=managed_shops(request.user))
+            .select_related("product")
+            .prefetch_related("spec_values"),
             pk=pk,
         )
         params = io.SKUUpdateInput(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        if any(
+            name in data and data[name] != getattr(sku, name) for name in ("price_fen", "original_price_fen")
+        ):
+            staff_require(
+                user=request.user, shop_id=sku.product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            )
         services.sku_update(
             sku=sku,
             price_fen=data.get("price_fen", sku.price_fen),

@@ -3,7 +3,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from shop.private_media import after_sales_photo_path, private_storage
 
 
 class AfterSalesRequest(models.Model):
@@ -13,10 +16,15 @@ class AfterSalesRequest(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")
+        # Return and refund: approved, the buyer sends the goods back, the merchant confirms receipt.
+        AWAITING_RETURN = "awaiting_return", _("approved, awaiting the return")
+        RETURN_SHIPPED = "return_shipped", _("return on its way")
         APPROVED = "approved", _("approved, refunding")
         REJECTED = "rejected", _("rejected")
         REFUNDED = "refunded", _("refunded")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        # The buyer did not send the goods back in time.
+        CLOSED = "closed", _("closed")
 
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="after_sales", verbose_name=_("order")
@@ -43,6 +51,12 @@ class AfterSalesRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     decision_note = models.CharField(max_length=300, blank=True, verbose_name=_("note to the buyer"))
+    return_carrier = models.CharField(max_length=40, blank=True, verbose_name=_("return carrier"))
+    return_tracking_number = models.CharField(
+        max_length=64, blank=True, verbose_name=_("return tracking number")
+    )
+    return_shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("return sent at"))
+    return_received_at = models.DateTimeField(null=True, blank=True, verbose_name=_("return received at"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
@@ -55,7 +69,7 @@ class AfterSalesRequest(models.Model):
             # One open request per line at a time.
             models.UniqueConstraint(
                 fields=["line"],
-                condition=Q(status__in=["open", "approved"]),
+                condition=Q(status__in=["open", "awaiting_return", "return_shipped", "approved"]),
                 name="one_open_after_sales_per_line",
             ),
         ]
@@ -71,8 +85,15 @@ class AfterSalesPhoto(models.Model):
         related_name="photos",
         verbose_name=_("after-sales request"),
     )
-    image = models.ImageField(upload_to="after-sales/%Y/%m/", verbose_name=_("image"))
+    # Private: random names outside MEDIA_ROOT, served only through shop:after-sales-photo.
+    image = models.ImageField(
+        upload_to=after_sales_photo_path, storage=private_storage, verbose_name=_("image")
+    )
 
     class Meta:
         verbose_name = _("after-sales photo")
         verbose_name_plural = _("after-sales photos")
+
+    def get_absolute_url(self) -> str:
+        """The only address of the photo: a view that lets in the buyer, the shop's staff and operators."""
+        return reverse("shop:after-sales-photo", args=[self.pk])

@@ -34,6 +34,7 @@ from shop.payments.base import (
     PrepayResult,
     RefundNotification,
     RefundResult,
+    RefundState,
     TransactionAlreadyPaid,
     TransactionNotFound,
     TransactionState,
@@ -43,6 +44,9 @@ logger = logging.getLogger(__name__)
 
 OFFICIAL_GATEWAY = "https://api.mch.weixin.qq.com"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+CURRENCY = "CNY"
+# We prepay H5 (WeChatPayType.H5); WeChat reports those payments with trade_type MWEB.
+NOTIFIED_TRADE_TYPE = "MWEB"
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 # Connect and read timeouts for calls to WeChat Pay, in seconds.
 REQUEST_TIMEOUT = (3, 10)
@@ -268,6 +272,21 @@ class WeChatPayProvider:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PaymentProviderError("WeChat Pay answered the query with an unexpected body.") from exc
 
+    def query_refund(self, *, out_refund_no: str) -> RefundState:
+        _, body = self._call("refund query", self._client.query_refund, out_refund_no=out_refund_no)
+        try:
+            return RefundState(
+                out_refund_no=str(body["out_refund_no"]),
+                refund_id=str(body.get("refund_id") or ""),
+                status=str(body["status"]),
+                amount_fen=int(body["amount"]["refund"]),
+                success_time=parse_wechat_time(body.get("success_time")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PaymentProviderError(
+                "WeChat Pay answered the refund query with an unexpected body."
+            ) from exc
+
     def close(self, *, out_trade_no: str) -> None:
         self._call("close", self._client.close, out_trade_no=out_trade_no)
 
@@ -334,6 +353,17 @@ class WeChatPayProvider:
         resource = data["resource"]
         if resource.get("mchid") != self.mchid or resource.get("appid") != self.appid:
             raise InvalidNotification("The payment notification is addressed to another merchant.")
+        # We only ever ask for yuan through H5 payments: money in another currency or through another
+        # kind of payment is not one of ours, however well it is signed.
+        amount = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
+        currencies = (amount.get("currency"), amount.get("payer_currency", CURRENCY))
+        if currencies != (CURRENCY, CURRENCY):
+            raise InvalidNotification(f"The payment notification is in {currencies!r}, not {CURRENCY}.")
+        if resource.get("trade_type") != NOTIFIED_TRADE_TYPE:
+            raise InvalidNotification(
+                f"The payment notification's trade type {resource.get('trade_type')!r} is not "
+                f"{NOTIFIED_TRADE_TYPE}, the H5 payment we asked for."
+            )
         try:
             amount = resource["amount"]
             payer = resource.get("payer") or {}

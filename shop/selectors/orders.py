@@ -3,9 +3,18 @@ and prefetches once, so a page costs a fixed number of queries whatever its leng
 
 from collections import OrderedDict
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from shop.models import AfterSalesRequest, Cart, CartLine, Order, OrderLine, ProductImage, Shop
+from shop.models import (
+    AfterSalesPhoto,
+    AfterSalesRequest,
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    ProductImage,
+    Shop,
+)
 
 # Tabs of "my orders": key → statuses shown (None: all).
 BUYER_ORDER_TABS: "OrderedDict[str, tuple[str, ...] | None]" = OrderedDict(
@@ -15,7 +24,7 @@ BUYER_ORDER_TABS: "OrderedDict[str, tuple[str, ...] | None]" = OrderedDict(
         ("paid", (Order.Status.PAID,)),
         ("shipped", (Order.Status.SHIPPED,)),
         ("received", (Order.Status.RECEIVED, Order.Status.COMPLETED)),
-        ("cancelled", (Order.Status.CANCELLED,)),
+        ("cancelled", (Order.Status.CANCELLED, Order.Status.CLOSED)),
     ]
 )
 
@@ -88,7 +97,7 @@ def order_for_buyer(*, user, number: str) -> Order | None:
                 "after_sales",
                 queryset=AfterSalesRequest.objects.select_related("line").prefetch_related("photos"),
             ),
-            "refunds",
+            "refunds__lines",
         )
         .first()
     )
@@ -126,3 +135,18 @@ def managed_shop_ids(user) -> list[int] | None:
     if user.is_superuser:
         return None
     return list(Shop.objects.managed_by(user).values_list("pk", flat=True))
+
+
+def after_sales_photo_for_viewer(*, user, photo_id: int) -> AfterSalesPhoto | None:
+    """An after-sales photo `user` may see: of their own request or order (the buyer), of one of their
+    shops' orders (merchant staff), or any (operators). Anyone else gets None, as for a missing photo."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    queryset = AfterSalesPhoto.objects.filter(pk=photo_id).select_related("request")
+    if not user.is_superuser:
+        queryset = queryset.filter(
+            Q(request__requested_by=user)
+            | Q(request__order__buyer=user)
+            | Q(request__order__shop__in=Shop.objects.managed_by(user))
+        )
+    return queryset.first()

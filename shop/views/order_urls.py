@@ -19,10 +19,16 @@ urlpatterns: list = [
     path("orders/<str:number>/after-sales/", aftersales.after_sales_new, name="after-sales-new"),
     path("after-sales/", aftersales.after_sales_list, name="after-sales"),
     path(
+        "after-sales/<int:request_id>/return/",
+        aftersales.after_sales_return_view,
+        name="after-sales-return",
+    ),
+    path(
         "after-sales/<int:request_id>/withdraw/",
         aftersales.after_sales_withdraw_view,
         name="after-sales-withdraw",
     ),
+    path("after-sales/photos/<int:photo_id>/", aftersales.after_sales_photo, name="after-sales-photo"),
     path("payments/notify/wechatpay/", payments.payment_notify, name="payment-notify"),
     path("payments/notify/wechatpay/refund/", payments.refund_notify, name="refund-notify"),
 ]

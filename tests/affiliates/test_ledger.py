@@ -28,7 +28,6 @@ from tests.affiliates.helpers import (
     offer,
     pay_order,
 )
-from tests.shop.order_factories import celery_eager  # noqa: F401
 
 
 @given(
@@ -171,9 +170,25 @@ def _scenario(tag: str) -> dict:
     pay_order(orders["a"])
     pay_order(orders["b"])
     pay_order(orders["c"])
+    _refund_one(orders["c"])  # before settlement: a reversal
     complete(orders["a"])
     complete(orders["c"])
+    _refund_one(orders["a"])  # after settlement: a clawback
     return orders  # b paid (pending), d never paid
+
+
+def _refund_one(order) -> None:
+    from shop.services.refunds import RefundLineSpec, order_refund, refund_settle
+
+    record = order_refund(
+        order_id=order.pk,
+        actor=None,
+        reason="退一件",
+        lines=[RefundLineSpec(line_id=order.lines.get().pk, quantity=1)],
+    )
+    refund_settle(
+        out_refund_no=record.out_refund_no, refund_id=f"50{record.pk:020d}", amount_fen=record.amount_fen
+    )
 
 
 def _normalised(orders: dict) -> list:
@@ -188,12 +203,19 @@ def _normalised(orders: dict) -> list:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_dropped_signals_give_the_same_ledger(celery_eager):  # noqa: F811
-    """Live: every order event wakes the job at once. Dropped: affiliates hears nothing and the beat
-    job runs once at the end. Both ledgers are the same, row for row."""
+def test_dropped_signals_give_the_same_ledger(monkeypatch):
+    """Live: every order event wakes the job at once (the real task, run in this process when
+    queued). Dropped: affiliates hears nothing and the beat job runs once at the end. Both ledgers
+    are the same, row for row."""
+    from affiliates.tasks import sync_ledger
+
+    runs = []
+    monkeypatch.setattr(sync_ledger, "delay", lambda: runs.append(sync_ledger.apply().get()))
     live = _scenario("live")
     live_rows = _normalised(live)
     assert {row[3] for row in live_rows} == {"pending", "settled"}
+    assert {row[2] for row in live_rows} == {"commission", "reversal", "clawback"}
+    assert runs  # the signals did wake the job
 
     uids = {
         s: f"affiliates.ledger_on_{n}"
@@ -240,7 +262,9 @@ def test_two_workers_at_once_and_twice_change_nothing():
     assert not errors
     once = _normalised(orders)
     # Exactly one worker did the work; the other found nothing left to do.
-    assert sorted(r["accrued"] for r in results) == [0, len(once)]
+    written = sorted(r["accrued"] + r["adjusted"] for r in results)
+    assert written == [0, len(once)]
+    assert min(sum(r.values()) for r in results) == 0
     ledger_sync()
     assert ledger_settle() == 0
     assert _normalised(orders) == once

@@ -6,14 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.apps import apps
 from django.test import Client
-from django.utils import timezone
 
 from affiliates.ledger import ledger_sync
 from affiliates.models import CommissionEntry
 from affiliates.selectors import balance_of
-from shop.models import Refund
+from shop.services.refunds import RefundLineSpec, order_refund, refund_settle
 from tests.affiliates.helpers import (
     buy,
     click,
@@ -26,28 +24,25 @@ from tests.affiliates.helpers import (
     pay_order,
 )
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        "RefundLine" not in {m.__name__ for m in apps.get_models()}, reason="needs refund lines"
-    ),
-]
+pytestmark = pytest.mark.django_db
 
 
-def refund(order, *, line=None, quantity=0, amount_fen=None, at=None) -> None:
-    """A succeeded refund of `amount_fen` on one line (the state the shop's refund flow ends in)."""
-    RefundLine = apps.get_model("shop", "RefundLine")
-    line = line or order.lines.get()
-    amount_fen = line.total_fen if amount_fen is None else amount_fen
-    record = Refund.objects.create(
-        order=order,
-        payment=order.payments.get(),
-        out_refund_no=f"R{uuid.uuid4().hex[:20]}",
-        amount_fen=amount_fen,
-        status=Refund.Status.SUCCEEDED,
-        succeeded_at=at or timezone.now(),
+def refund(order, *, quantity=0, amount_fen=None, at=None) -> None:
+    """A merchant refund on the order's line through the shop's services, settled as the provider's
+    notification would settle it."""
+    line = order.lines.get()
+    record = order_refund(
+        order_id=order.pk,
+        actor=None,
+        reason="质量问题",
+        lines=[RefundLineSpec(line_id=line.pk, quantity=quantity, amount_fen=amount_fen)],
     )
-    RefundLine.objects.create(refund=record, line=line, quantity=quantity, amount_fen=amount_fen)
+    refund_settle(
+        out_refund_no=record.out_refund_no,
+        refund_id=f"50{uuid.uuid4().int % 10**20:020d}",
+        amount_fen=record.amount_fen,
+        succeeded_at=at,
+    )
 
 
 @pytest.fixture
@@ -73,10 +68,10 @@ def test_full_refund_before_settlement_cancels(sold):
 
 def test_partial_refunds_before_settlement_are_proportional_and_exact(sold):
     order, creator = sold  # 3 × ¥33.33, commission 999
-    refund(order, quantity=1, amount_fen=3333)
+    refund(order, quantity=1)
     ledger_sync()
     assert balance_of(promoter=creator)["pending_fen"] == 999 - 333
-    refund(order, quantity=1, amount_fen=3333)
+    refund(order, quantity=1)
     ledger_sync()
     complete(order)
     ledger_sync()

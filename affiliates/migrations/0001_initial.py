@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('shop', '0008_order_line_attribution'),
+        ('shop', '0009_order_line_attribution'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -5,6 +5,7 @@ sales by promoter, product or scene. Merchant staff see only their own shops' ro
 
 from django import forms
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -16,9 +17,9 @@ from config.exceptions import DomainError
 from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
-    is_merchant_staff,
     managed_shops,
     register_shop_path,
+    request_is_merchant_staff,
 )
 from shop.models import Order, Product
 from shop.templatetags.money import format_fen
@@ -181,9 +182,10 @@ class CommissionEntryAdmin(CommissionEntryReadOnly, ShopScopedModelAdmin):
     list_select_related = ("order", "product", "promoter", "agency")
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or is_merchant_staff(request.user)
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
-    has_module_permission = lambda self, request: request.user.is_superuser or is_merchant_staff(request.user)  # noqa: E731
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
     @admin.display(description=_("payee"))
     def payee(self, entry):
@@ -204,7 +206,7 @@ class CommissionEntryAdmin(CommissionEntryReadOnly, ShopScopedModelAdmin):
         ]
 
     def sales_view(self, request):
-        if not (request.user.is_superuser or is_merchant_staff(request.user)):
+        if not (request.user.is_superuser or request_is_merchant_staff(request)):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
@@ -236,8 +238,34 @@ class CommissionEntryAdmin(CommissionEntryReadOnly, ShopScopedModelAdmin):
 
 
 # --- on the shop's own admin pages ----------------------------------------------------------------
+class OptionalInlineFormSet(BaseInlineFormSet):
+    """An inline that other apps' forms may post without: when the posted data carries no
+    management form for it (a form built before this inline existed, or a script), it counts as
+    "left unchanged" instead of invalidating the whole product form."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.absent = data is not None and f"{self.prefix}-TOTAL_FORMS" not in data
+        if self.absent:
+            self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+
+    def is_valid(self):
+        return True if self.absent else super().is_valid()
+
+    @property
+    def errors(self):
+        return [] if self.absent else super().errors
+
+    def non_form_errors(self):
+        return self.error_class() if self.absent else super().non_form_errors()
+
+    def save(self, commit=True):
+        return [] if self.absent else super().save(commit)
+
+
 class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
     model = CommissionPlan
+    formset = OptionalInlineFormSet
     shop_path = "product__shop"
     fields = ("kind", "rate_bp", "exclusive_promoter", "is_active")
     extra = 0

@@ -1,21 +1,18 @@
-"""Order events only make the ledger jobs run sooner; beat runs them anyway (affiliates/ledger.py)."""
+"""Order events only make the ledger job run sooner; beat runs it anyway (affiliates/ledger.py).
 
-import logging
+The shop's announcer calls each receiver in a worker after commit, retried until it succeeds
+(shop/services/announce.py), so the receiver simply runs the job: it is idempotent and takes the
+ledger lock, so a late or repeated call changes nothing."""
 
 from django.dispatch import receiver
 
 from shop import signals
 
-logger = logging.getLogger(__name__)
-
 
 def _wake_ledger(**kwargs) -> None:
-    from affiliates.tasks import sync_ledger
+    from affiliates.ledger import ledger_sync
 
-    try:
-        sync_ledger.delay()
-    except Exception:  # the broker may be down; beat runs the job anyway
-        logger.warning("could not queue sync_ledger; beat will run it", exc_info=True)
+    ledger_sync()
 
 
 for _signal, _name in (
@@ -23,5 +20,6 @@ for _signal, _name in (
     (signals.order_cancelled, "cancelled"),
     (signals.order_completed, "completed"),
     (signals.order_refunded, "refunded"),
+    (signals.order_closed, "closed"),
 ):
     receiver(_signal, dispatch_uid=f"affiliates.ledger_on_{_name}")(_wake_ledger)

@@ -1,8 +1,8 @@
 """Order events only make the ledger job run sooner; beat runs it anyway (affiliates/ledger.py).
 
-The shop's announcer calls each receiver in a worker after commit, retried until it succeeds
-(shop/services/announce.py), so the receiver simply runs the job: it is idempotent and takes the
-ledger lock, so a late or repeated call changes nothing."""
+The shop's announcer calls each receiver in a worker after commit (shop/services/announce.py); the
+receiver queues the ledger job as its own task, which is idempotent and takes the ledger lock, so a
+late or repeated run changes nothing."""
 
 from django.dispatch import receiver
 
@@ -10,9 +10,9 @@ from shop import signals
 
 
 def _wake_ledger(**kwargs) -> None:
-    from affiliates.ledger import ledger_sync
+    from affiliates.tasks import sync_ledger
 
-    ledger_sync()
+    sync_ledger.delay()
 
 
 for _signal, _name in (

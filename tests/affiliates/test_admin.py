@@ -35,10 +35,11 @@ def sold(shop):
     return sku, order, creator
 
 
-def test_order_page_shows_promoter_and_scene(client, sold, shop):
+def test_orders_promoter_and_scene_in_the_ledger_list(client, sold, shop):
     _sku, order, _creator = sold
     client.force_login(shop.owner)
-    html = client.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    url = reverse("admin:affiliates_commissionentry_changelist") + f"?q={order.number}"
+    html = client.get(url).content.decode()
     assert "橱窗达人" in html and "朋友圈" in html and "¥10.00" in html
 
 

@@ -1,7 +1,8 @@
 """The order state machine: pending_payment → paid → shipped → received → completed, and cancelled.
 
 Each transition is one function here that locks the order row, checks the current state, writes the
-change and an OrderEvent (actor, from, to), and sends its domain signal on commit. Asking for the state
+change and an OrderEvent (actor, from, to), and announces its domain signal in the same transaction
+(shop.services.announce: receivers run after commit, each on its own). Asking for the state
 the order is already in changes nothing and sends nothing; asking for a step the state does not allow
 raises InvalidTransition. `order_mark_paid` is not called by views: the payment notification handler
 (shop.services.payments) is the only path to `paid`.
@@ -24,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from config.exceptions import DomainError
+from outbox.services import outbox_enqueue_many, outbox_message
 from shop import signals
 from shop.models import (
     AfterSalesRequest,
@@ -35,6 +37,7 @@ from shop.models import (
     Refund,
     ShopMembership,
 )
+from shop.services.announce import order_announce
 from shop.services.locking import lock_one, lock_ordered
 from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.staff_permissions import StaffPermission, staff_require
@@ -77,10 +80,6 @@ def order_event_log(
         note=note[:300],
         data=data or {},
     )
-
-
-def send_on_commit(signal, **kwargs) -> None:
-    transaction.on_commit(lambda: signal.send(sender=Order, **kwargs))
 
 
 def notify_user(*, user_id: int, key: str, kind: str, title: str, body: str = "", url: str = "") -> None:
@@ -160,6 +159,12 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
         from_status=S.PENDING_PAYMENT,
         to_status=S.PAID,
         note=payment.transaction_id or "",
+        data={
+            "amount_fen": payment.amount_fen,
+            "payment_id": payment.pk,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": payment.transaction_id,
+        },
     )
     sold = (
         OrderLine.objects.filter(order=order, product_id__isnull=False)
@@ -178,7 +183,7 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
             body=_("%(amount)s paid. Please ship it.") % {"amount": f"¥{order.total_fen / 100:.2f}"},
             url=admin_url,
         )
-    send_on_commit(signals.order_paid, order=order)
+    order_announce(signals.order_paid, orders=[order])
     return True
 
 
@@ -209,8 +214,8 @@ def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "") -> 
         to_status=S.CANCELLED,
         note=order.cancel_reason,
     )
-    _close_open_payments_on_commit([order.pk])
-    send_on_commit(signals.order_cancelled, order=order)
+    _close_open_payments([order.pk])
+    order_announce(signals.order_cancelled, orders=[order])
     return order
 
 
@@ -255,6 +260,7 @@ def order_ship(
         from_status=S.PAID,
         to_status=S.SHIPPED,
         note=f"{carrier} {tracking_number}",
+        data={"carrier": carrier, "tracking_number": tracking_number},
     )
     notify_user(
         user_id=order.buyer_id,
@@ -264,7 +270,7 @@ def order_ship(
         body=f"{carrier} {tracking_number}",
         url=buyer_order_url(order),
     )
-    send_on_commit(signals.order_shipped, order=order)
+    order_announce(signals.order_shipped, orders=[order])
     return order
 
 
@@ -305,7 +311,7 @@ def order_confirm_receipt(*, order_id: int, buyer) -> Order:
     order_event_log(
         order=order, kind=OrderEvent.Kind.RECEIVED, actor=buyer, from_status=S.SHIPPED, to_status=S.RECEIVED
     )
-    send_on_commit(signals.order_received, order=order)
+    order_announce(signals.order_received, orders=[order])
     return order
 
 
@@ -341,17 +347,18 @@ def _line_quantities(order_ids: list[int]) -> dict[int, int]:
     return {row["sku_id"]: row["n"] for row in rows}
 
 
-def _close_open_payments_on_commit(order_ids: list[int]) -> None:
+def _close_open_payments(order_ids: list[int]) -> None:
     payment_ids = list(
         Payment.objects.filter(order_id__in=order_ids, status=Payment.Status.CREATED).values_list(
             "pk", flat=True
         )
     )
     if payment_ids:
-        from shop.tasks import close_payment
+        from shop.services.payments import payment_close
 
-        for payment_id in payment_ids:
-            transaction.on_commit(lambda payment_id=payment_id: close_payment.delay(payment_id))
+        outbox_enqueue_many(
+            [outbox_message(handler=payment_close, payload={"payment_id": pk}) for pk in payment_ids]
+        )
 
 
 def _bulk_events(
@@ -363,14 +370,6 @@ def _bulk_events(
             for order_id in order_ids
         ]
     )
-
-
-def _send_for_each(signal, order_ids: list[int]) -> None:
-    def send():
-        for order in Order.objects.filter(pk__in=order_ids):
-            signal.send(sender=Order, order=order)
-
-    transaction.on_commit(send)
 
 
 def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_BATCH_SIZE) -> int:
@@ -414,8 +413,8 @@ def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_
                     body=_("It was not paid in time; the items went back on sale."),
                     url=reverse("shop:order-detail", args=[number]),
                 )
-            _close_open_payments_on_commit(ids)
-            _send_for_each(signals.order_cancelled, ids)
+            _close_open_payments(ids)
+            order_announce(signals.order_cancelled, order_ids=ids)
             total += len(ids)
         if len(ids) < batch_size:
             return total
@@ -444,7 +443,7 @@ def orders_auto_receive(*, now: datetime | None = None, batch_size: int = JOB_BA
                 to_status=S.RECEIVED,
                 note=_("Received automatically"),
             )
-            _send_for_each(signals.order_received, ids)
+            order_announce(signals.order_received, order_ids=ids)
             total += len(ids)
         if len(ids) < batch_size:
             return total
@@ -465,7 +464,7 @@ def _complete_batch(ids: list[int], *, now: datetime) -> list[int]:
         return []
     Order.objects.filter(pk__in=done).update(status=S.COMPLETED, completed_at=now)
     _bulk_events(done, kind=OrderEvent.Kind.COMPLETED, from_status=S.RECEIVED, to_status=S.COMPLETED)
-    _send_for_each(signals.order_completed, done)
+    order_announce(signals.order_completed, order_ids=done)
     return done
 
 

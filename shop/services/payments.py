@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from outbox.services import outbox_handler
 from shop.models import Order, OrderEvent, Payment, Refund
 from shop.payments import get_payment_provider
 from shop.payments.base import (
@@ -175,8 +176,9 @@ def payment_record_success(*, notification: PaymentNotification) -> Payment:
     return payment
 
 
+@outbox_handler
 def payment_close(*, payment_id: int) -> Payment | None:
-    """Close an unpaid payment at the provider after its order was cancelled (Celery task).
+    """Close an unpaid payment at the provider after its order was cancelled (outbox handler).
 
     Called outside any transaction: the provider is asked first, then the row is marked closed if it
     is still open. A payment the buyer paid meanwhile stays open; its notification records it and

@@ -17,6 +17,13 @@ class NotPurchasable(DomainError):
     default_message = _("This item is not on sale.")
 
 
+class Unpriced(NotPurchasable):
+    """A SKU at ¥0: it could be ordered but never paid (a payment is always above zero)."""
+
+    code = "unpriced"
+    default_message = _("This item has no price yet and cannot be ordered.")
+
+
 class InvalidQuantity(DomainError):
     code = "invalid_quantity"
     default_message = _("Choose a quantity between 1 and 99.")

@@ -16,7 +16,7 @@ from config.exceptions import DomainError, form_error_from
 from shop.models import SKU
 from shop.selectors.orders import cart_lines, cart_lines_by_shop
 from shop.services.cart import purchasable_sku, valid_quantity
-from shop.services.checkout import checkout_buy_now, checkout_from_cart
+from shop.services.checkout import checkout_buy_now, checkout_from_cart, checkout_placed_orders
 from shop.views.cart import back, current_cart
 
 SESSION_BUY_NOW = "buy_now"
@@ -72,10 +72,24 @@ def buy_now(request):
     return redirect(target)
 
 
+def _after_placing(request, orders):
+    if len(orders) == 1:
+        return redirect("shop:order-pay", number=orders[0].number)
+    messages.success(
+        request, _("%(n)s orders placed, one per shop. Pay each of them below.") % {"n": len(orders)}
+    )
+    return redirect(reverse("shop:orders") + "?tab=pending_payment")
+
+
 @login_required
 def checkout(request):
     buy_now_mode = request.GET.get("mode") == "buy_now"
     lines = _buy_now_lines(request) if buy_now_mode else cart_lines(cart=current_cart(request))
+    if not lines and request.method == "POST":
+        # The same form sent again (double tap, back and resend): its orders are already placed.
+        placed = checkout_placed_orders(buyer=request.user, checkout_id=request.POST.get("checkout_id", ""))
+        if placed:
+            return _after_placing(request, placed)
     if not lines:
         messages.info(request, _("Your cart is empty."))
         return redirect("shop:cart")
@@ -110,12 +124,7 @@ def checkout(request):
         except DomainError as error:
             form_error_from(form, error)
         else:
-            if len(orders) == 1:
-                return redirect("shop:order-pay", number=orders[0].number)
-            messages.success(
-                request, _("%(n)s orders placed, one per shop. Pay each of them below.") % {"n": len(orders)}
-            )
-            return redirect(reverse("shop:orders") + "?tab=pending_payment")
+            return _after_placing(request, orders)
     return render(
         request,
         "shop/orders/checkout.html",

@@ -322,22 +322,35 @@ def _send_for_each(signal, order_ids: list[int]) -> None:
 def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_BATCH_SIZE) -> int:
     """Cancel every unpaid order past its payment deadline, return its stock and tell the buyer.
 
+    Never cancels an order the buyer paid: its open payments are first closed at the provider or,
+    if the provider says paid, recorded as paid (`payments_close_overdue`).
+
     Batches of locked orders (rows another worker holds, e.g. a payment being recorded, are skipped
     and left for the next run); one UPDATE per batch re-checks the state. Returns orders cancelled.
     """
+    from shop.services.payments import payments_close_overdue
+
     now = now or timezone.now()
+    # First ask the provider, with no lock held: close each open payment there (so it can no longer
+    # be paid), or record it as paid if it already was. Only orders left with no open payment are
+    # cancelled below; one whose provider did not answer waits for the next run.
+    payments_close_overdue(now=now)
+    open_payment = Exists(Payment.objects.filter(order_id=OuterRef("pk"), status=Payment.Status.CREATED))
     total = 0
     while True:
         with transaction.atomic():
             locked = lock_ordered(
-                Order.objects.filter(status=S.PENDING_PAYMENT, payment_deadline__lt=now).only("pk"),
+                Order.objects.filter(status=S.PENDING_PAYMENT, payment_deadline__lt=now)
+                .exclude(open_payment)
+                .only("pk"),
                 limit=batch_size,
                 skip_locked=True,
             )
-            ids = [order.pk for order in locked]
-            if not ids:
+            if not locked:
                 return total
             reason = _("Not paid in time")
+            # The rows are locked: no payment can start on them now (payment_start locks the order).
+            ids = [order.pk for order in locked]
             Order.objects.filter(pk__in=ids, status=S.PENDING_PAYMENT).update(
                 status=S.CANCELLED, cancelled_at=now, cancel_reason=reason
             )
@@ -356,10 +369,9 @@ def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_
                     body=_("It was not paid in time; the items went back on sale."),
                     url=reverse("shop:order-detail", args=[number]),
                 )
-            _close_open_payments_on_commit(ids)
             _send_for_each(signals.order_cancelled, ids)
             total += len(ids)
-        if len(ids) < batch_size:
+        if len(locked) < batch_size:
             return total
 
 

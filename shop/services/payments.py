@@ -26,6 +26,7 @@ from shop.payments import get_payment_provider
 from shop.payments.base import (
     InvalidNotification,
     PaymentNotification,
+    PaymentProviderError,
     PaymentRefused,
     PrepayResult,
     RefundNotification,
@@ -168,25 +169,77 @@ def payment_record_success(*, notification: PaymentNotification) -> Payment:
 
 
 def payment_close(*, payment_id: int) -> Payment | None:
-    """Close an unpaid payment at the provider after its order was cancelled (Celery task).
+    """Close an unpaid payment at the provider (after a cancel, or before the cancel job cancels).
 
     Called outside any transaction: the provider is asked first, then the row is marked closed if it
-    is still open. A payment the buyer paid meanwhile stays open; its notification records it and
-    refunds it. Closing twice is fine. Raises PaymentProviderError (retried) when unreachable.
+    is still open. Once closed there, the payment can no longer be made. If the provider answers that
+    it was already paid (WeChat ORDERPAID), its own query answer is recorded like a notification
+    (`payment_record_success`): paid means paid, whether or not the notification came yet. Closing
+    twice is fine. Raises PaymentProviderError (retried) when unreachable, leaving the row open.
     """
     payment = Payment.objects.filter(pk=payment_id).first()
     if payment is None or payment.status != Payment.Status.CREATED:
         return payment
+    provider = get_payment_provider()
     try:
-        get_payment_provider().close(out_trade_no=payment.out_trade_no)
+        provider.close(out_trade_no=payment.out_trade_no)
     except TransactionNotFound:
         pass  # never opened at the provider (prepay failed or never called): nothing to close
     except TransactionAlreadyPaid:
-        logger.warning("payment %s was paid before it could be closed; awaiting its notification", payment)
-        return payment
+        return payment_record_from_query(payment=payment)
     Payment.objects.filter(pk=payment.pk, status=Payment.Status.CREATED).update(status=Payment.Status.CLOSED)
     payment.refresh_from_db()
     return payment
+
+
+def payment_record_from_query(*, payment: Payment) -> Payment:
+    """Ask the provider about `payment` and, if it was paid, record it exactly as its notification
+    would (`payment_record_success`: amount-checked, idempotent by transaction id). Outside any
+    transaction; for when the notification is late or lost."""
+    state = get_payment_provider().query(out_trade_no=payment.out_trade_no)
+    if state.trade_state not in {"SUCCESS", "REFUND"} or not state.transaction_id:
+        logger.info("payment %s is %s at the provider", payment.out_trade_no, state.trade_state)
+        return payment
+    return payment_record_success(
+        notification=PaymentNotification(
+            out_trade_no=state.out_trade_no,
+            transaction_id=state.transaction_id,
+            amount_fen=state.amount_fen,
+            payer_total_fen=state.amount_fen,
+            trade_state="SUCCESS",
+            success_time=None,
+            payer_openid="",
+            raw={},
+        )
+    )
+
+
+def payments_close_overdue(*, now: datetime) -> int:
+    """First step of the cancel job: for every open payment of an order past its deadline, close it
+    at the provider, or record it if the provider says it was paid (`payment_close`).
+
+    One provider call per open payment, each outside any transaction, so no lock is held across a
+    call. A payment the provider could not be asked about stays open, and its order stays unpaid
+    (not cancelled) until a later run gets an answer. Returns payments that reached an answer.
+    """
+    payment_ids = list(
+        Payment.objects.filter(
+            status=Payment.Status.CREATED,
+            order__status=Order.Status.PENDING_PAYMENT,
+            order__payment_deadline__lt=now,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    answered = 0
+    for payment_id in payment_ids:
+        try:
+            payment_close(payment_id=payment_id)
+        except PaymentProviderError as error:
+            logger.warning("payment %s: no answer from the provider (%s); next run", payment_id, error)
+            continue
+        answered += 1
+    return answered
 
 
 # --- refunding -----------------------------------------------------------------------------------

@@ -25,7 +25,14 @@ from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Produ
 from shop.services.cart import MAX_LINE_QUANTITY
 from shop.services.locking import lock_one
 from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, Unpriced
-from shop.services.rawsql import column, insert_many, instances_from_row, select_list, valid_id
+from shop.services.rawsql import (
+    column,
+    insert_many,
+    insert_many_unique,
+    instances_from_row,
+    select_list,
+    valid_id,
+)
 from shop.services.stock import stock_take
 
 logger = logging.getLogger(__name__)
@@ -39,6 +46,10 @@ def order_number_generate(now=None) -> str:
     """
     now = timezone.localtime(now or timezone.now())
     return f"{now:%y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def _renumber(order: Order) -> None:
+    order.number = order_number_generate()
 
 
 def product_thumbnail_url(product: Product) -> str:
@@ -251,7 +262,8 @@ def checkout_place(
                 order.district = address.district
                 order.address_detail = address.detail
             orders.append(order)
-        insert_many(orders)
+        # Numbers are random: a clash (with a committed order or a concurrent checkout) draws again.
+        insert_many_unique(orders, unique="number", regenerate=_renumber)
         lines = []
         for order in orders:
             for sku, quantity in by_shop[order.shop_id]:

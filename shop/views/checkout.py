@@ -73,12 +73,12 @@ def buy_now(request):
 
 
 def _after_placing(request, orders):
-    if len(orders) == 1:
-        return redirect("shop:order-pay", number=orders[0].number)
-    messages.success(
-        request, _("%(n)s orders placed, one per shop. Pay each of them below.") % {"n": len(orders)}
-    )
-    return redirect(reverse("shop:orders") + "?tab=pending_payment")
+    # One cashier trip for the whole checkout: the pay page of any of its orders pays them all.
+    if len(orders) > 1:
+        messages.success(
+            request, _("%(n)s orders placed, one per shop; pay them together below.") % {"n": len(orders)}
+        )
+    return redirect("shop:order-pay", number=orders[0].number)
 
 
 @login_required

@@ -18,18 +18,22 @@ from tests.shop.order_factories import make_buyer, make_sku
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def clashing_numbers(monkeypatch):
-    """The first `n` draws all give the same 8 digits; later draws come from 100 values only."""
+def narrow_draws(monkeypatch, *, repeat: int) -> None:
+    """The first `repeat` draws all give the same 8 digits; later draws come from 100 values only."""
     lock = threading.Lock()
     first = itertools.count()
     rng = random.Random(7)
 
-    def randbelow(_upper, *, repeat=20):
+    def randbelow(_upper):
         with lock:
             return 42 if next(first) < repeat else rng.randrange(100)
 
     monkeypatch.setattr(checkout_services.secrets, "randbelow", randbelow)
+
+
+@pytest.fixture
+def clashing_numbers(monkeypatch):
+    narrow_draws(monkeypatch, repeat=20)
 
 
 @pytest.mark.usefixtures("clashing_numbers")
@@ -60,8 +64,8 @@ def test_concurrent_checkouts_with_clashing_numbers_all_succeed_with_distinct_nu
     assert len(numbers) == 20 and len(set(numbers)) == 20
 
 
-@pytest.mark.usefixtures("clashing_numbers")
-def test_a_number_already_taken_is_drawn_again():
+def test_a_number_already_taken_is_drawn_again(monkeypatch):
+    narrow_draws(monkeypatch, repeat=2)  # the second checkout's first draw repeats the first's
     buyer = make_buyer()
     sku = make_sku(stock=10)
     (first,) = checkout_place(buyer=buyer, address_id=buyer.addresses.get().pk, items=[(sku.pk, 1)])

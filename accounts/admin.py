@@ -5,11 +5,21 @@ screen here checks is_superuser rather than relying on Django model permissions.
 """
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Address, FriendRequest, Notification, User
+from accounts.signin import LockoutAwareAuthenticationMixin
+
+
+class SignInGuardedAdminAuthenticationForm(LockoutAwareAuthenticationMixin, AdminAuthenticationForm):
+    """The admin's sign-in form, saying when the sign-in guard (accounts/signin.py) refused."""
+
+
+# The admin sign-in is counted like every other sign-in; this only words the refusal.
+admin.site.login_form = SignInGuardedAdminAuthenticationForm
 
 
 class OperatorsOnlyMixin:

@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Address
+from accounts.signin import LockoutAwareAuthenticationMixin
 from accounts.validators import normalize_phone, validate_cn_mobile
 
 
@@ -45,7 +46,7 @@ class RegisterForm(forms.Form):
         return cleaned
 
 
-class PhoneAuthenticationForm(AuthenticationForm):
+class PhoneAuthenticationForm(LockoutAwareAuthenticationMixin, AuthenticationForm):
     """Django's sign-in form with the phone number normalised (spaces, dashes and +86 allowed)."""
 
     def __init__(self, request=None, *args, **kwargs):

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "imagekit",
+    "axes",
     "accounts",
     "shop",
     "affiliates",
@@ -69,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.handlers.ShopNotFoundPageMiddleware",
+    # Last: sees the lockout flag the sign-in check left on the request, answers 429 (accounts/signin.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -136,6 +139,39 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# The sign-in guard runs first: a locked account or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in throttling (django-axes, counted in PostgreSQL so every web instance shares it and it keeps
+# counting when Redis is down). Page, token API and admin sign-in all go through authenticate(), so one
+# count covers them. After SIGNIN_FAILURE_LIMIT failures for one phone number, or
+# SIGNIN_ADDRESS_FAILURE_LIMIT from one client address (several people may share one address behind NAT,
+# so it is higher), sign-in is refused for SIGNIN_LOCKOUT_MINUTES after the last counted failure
+# (429 on the API, the form with a message on pages). Operators unlock earlier in the admin
+# (Axes > Access attempts: delete the rows). See README "Security".
+AXES_HANDLER = "accounts.signin.SignInAttemptHandler"
+AXES_FAILURE_LIMIT = env.int("SIGNIN_FAILURE_LIMIT", default=5)
+SIGNIN_ADDRESS_FAILURE_LIMIT = env.int("SIGNIN_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SIGNIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Failures while locked are not counted, so the lock ends on time even while someone keeps guessing.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_USERNAME_CALLABLE = "accounts.signin.signin_username"
+AXES_CLIENT_IP_CALLABLE = "accounts.signin.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "accounts.signin.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on stdout
+AXES_SENSITIVE_PARAMETERS = ["username", "phone"]  # phone numbers stay out of log lines
+# Client address: REMOTE_ADDR unless a reverse proxy we trust sets a header. CLIENT_IP_HEADER names it
+# (e.g. X-Forwarded-For or X-Real-IP); CLIENT_IP_TRUSTED_PROXIES is how many proxies of ours append to it,
+# so the address is taken that many entries from the right (what a client writes itself is ignored).
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+CLIENT_IP_TRUSTED_PROXIES = env.int("CLIENT_IP_TRUSTED_PROXIES", default=1)
+
 if env.bool("FAST_PASSWORD_HASHER", default=False):
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -153,6 +189,9 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Uploads only some people may see (after-sales photos): never served under MEDIA_URL, only by views
+# that check who asks (shop/private_media.py).
+PRIVATE_MEDIA_ROOT = Path(env.str("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private-media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -293,5 +332,6 @@ LOGGING = {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
     },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes: failures and locks are warnings; its per-attempt chatter is INFO.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }

@@ -51,10 +51,11 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache_and_media(settings, tmp_path):
-    """Each test starts with an empty cache and its own media folder."""
+    """Each test starts with an empty cache and its own media folders."""
     from django.core.cache import cache
 
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PRIVATE_MEDIA_ROOT = tmp_path / "private-media"
     cache.clear()
     yield
     cache.clear()

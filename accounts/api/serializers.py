@@ -4,8 +4,10 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 
 from accounts.models import Address, FriendRequest, Notification, User
+from accounts.signin import lockout_message
 from accounts.validators import normalize_phone, validate_cn_mobile
 
 
@@ -40,7 +42,11 @@ class TokenInputSerializer(serializers.Serializer):
     password = serializers.CharField(write_only=True, trim_whitespace=False, max_length=128)
 
     def validate(self, attrs):
-        user = authenticate(self.context.get("request"), phone=attrs["phone"], password=attrs["password"])
+        # The Django request, not DRF's wrapper: the sign-in guard (accounts/signin.py) marks a lockout on it.
+        request = self.context["request"]._request
+        user = authenticate(request, phone=attrs["phone"], password=attrs["password"])
+        if user is None and getattr(request, "axes_locked_out", False):
+            raise Throttled(detail=lockout_message(), code="locked_out")  # Retry-After: the middleware
         if user is None:
             raise serializers.ValidationError(
                 {"non_field_errors": [_("Phone number or password is wrong.")]}, code="authorization"

@@ -24,6 +24,13 @@ from shop.admin.scoping import (
 )
 from shop.models import SKU, Category, Product, ProductImage, Shop, ShopMembership, SpecDimension
 from shop.services import catalog as services
+from shop.services.staff_permissions import (
+    MEMBERSHIP_FIELDS,
+    StaffPermission,
+    staff_can,
+    staff_can_manage_staff,
+    staff_permissions_set,
+)
 from shop.templatetags.money import format_fen, parse_yuan
 
 # --- Shared pieces ---------------------------------------------------------------------------
@@ -42,6 +49,8 @@ class YuanField(forms.CharField):
         return value
 
     def to_python(self, value):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value  # already fen: the initial value of a disabled field
         value = super().to_python(value)
         if value in self.empty_values:
             return None
@@ -86,18 +95,28 @@ class DomainErrorsShownOnFormMixin:
 class ShopMembershipInline(ShopScopedAdminMixin, admin.TabularInline):
     model = ShopMembership
     extra = 0
-    fields = ("user", "role", "created_at")
+    fields = ("user", "role", *MEMBERSHIP_FIELDS.values(), "created_at")
     readonly_fields = ("created_at",)
     autocomplete_fields = ()
     verbose_name = _("staff member")
     verbose_name_plural = _("staff members")
 
-    # Operators decide who works for a shop; staff see the list.
+    # Operators decide who works for a shop; the owner (or an operator) decides what each staff
+    # member may do (shop/services/staff_permissions.py); other staff only see the list.
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return self.readonly_fields
+        if obj is not None and staff_can_manage_staff(user=request.user, shop_id=obj.pk):
+            return ("user", "role", "created_at")
+        return self.fields
+
     def has_add_permission(self, request, obj=None):
         return request.user.is_superuser
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
+        if request.user.is_superuser:
+            return True
+        return obj is not None and staff_can_manage_staff(user=request.user, shop_id=obj.pk)
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser
@@ -181,18 +200,31 @@ class ShopAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
         if formset.model is not ShopMembership:
             return super().save_formset(request, form, formset, change)
         shop = form.instance
+        # Saved through the services below, not formset.save(); the change message still reads these.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() and not formset._should_delete_form(inline_form):
                 continue
-            user = inline_form.cleaned_data.get("user")
+            user = inline_form.cleaned_data.get("user") or inline_form.instance.user
             if user is None:
                 continue
             if formset._should_delete_form(inline_form):
                 services.shop_member_remove(shop=shop, user=user)
-            else:
+                continue
+            if request.user.is_superuser:
                 services.shop_member_add(
                     shop=shop, user=user, role=inline_form.cleaned_data.get("role") or "staff"
                 )
+            staff_permissions_set(
+                shop=shop,
+                member_id=user.pk,
+                actor=request.user,
+                permissions={
+                    permission: inline_form.cleaned_data[field]
+                    for permission, field in MEMBERSHIP_FIELDS.items()
+                    if field in inline_form.cleaned_data
+                },
+            )
 
     @admin.action(description=_("Suspend selected shops"))
     def suspend_shops(self, request, queryset):
@@ -425,6 +457,21 @@ class SKUInline(ShopScopedAdminMixin, admin.TabularInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
+        may_price = obj is None or staff_can(
+            user=request.user, shop_id=obj.shop_id, permission=StaffPermission.CHANGE_PRICES
+        )
+        if not may_price:
+            # Shown but disabled: a posted price is ignored and the saved one kept (staff_permissions.py).
+            class PriceLockedForm(formset.form):
+                def __init__(self, *args, **kwargs):
+                    super().__init__(*args, **kwargs)
+                    for name in ("price", "original_price"):
+                        self.fields[name].disabled = True
+                        self.fields[name].help_text = _(
+                            "Only the shop owner, or staff the owner allowed, may change prices."
+                        )
+
+            formset.form = PriceLockedForm
         if isinstance(getattr(request, "_catalog_domain_error", None), services.EditConflict):
             formset.form = type("SKUInlineFormReloaded", (formset.form,), {"reload_initials": True})
         return formset

@@ -20,6 +20,7 @@ from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, O
 from shop.selectors.orders import managed_shop_ids
 from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
 from shop.services.orders import orders_ship_many
+from shop.services.staff_permissions import StaffPermission, staff_can, staff_permissions_anywhere
 from shop.templatetags.money import format_fen
 
 register_shop_path(OrderEvent, "order__shop")
@@ -262,7 +263,8 @@ class AfterSalesPhotoInline(ReadOnlyInline):
     @admin.display(description=_("photo"))
     def preview(self, photo):
         return format_html(
-            '<a href="{0}" target="_blank"><img src="{0}" style="max-height:160px"></a>', photo.image.url
+            '<a href="{0}" target="_blank"><img src="{0}" style="max-height:160px"></a>',
+            photo.get_absolute_url(),
         )
 
 
@@ -286,6 +288,28 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    # Who may decide what comes from shop/services/staff_permissions.py; the services enforce it too, so
+    # hiding here is for clarity, not the fence.
+    REFUND_ACTIONS = ("approve", "approve_and_restock", "retry_refund")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        granted = staff_permissions_anywhere(request.user)
+        if StaffPermission.APPROVE_REFUNDS not in granted:
+            for name in self.REFUND_ACTIONS:
+                actions.pop(name, None)
+        if StaffPermission.ANSWER_AFTER_SALES not in granted:
+            actions.pop("reject", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        row = self.get_queryset(request).filter(pk=object_id).values("order__shop_id").first()
+        allowed = bool(row) and staff_can(
+            user=request.user, shop_id=row["order__shop_id"], permission=StaffPermission.APPROVE_REFUNDS
+        )
+        extra_context = {**(extra_context or {}), "can_approve_refunds": allowed}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description=_("order"), ordering="order__number")
     def order_link(self, request_row):

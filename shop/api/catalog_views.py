@@ -19,6 +19,7 @@ from shop.api import catalog_serializers as io
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
 from shop.services import catalog as services
+from shop.services.staff_permissions import StaffPermission, staff_require
 
 # --- Shoppers --------------------------------------------------------------------------------
 
@@ -229,10 +230,19 @@ class MerchantSKUView(APIView):
 
     @extend_schema(request=io.SKUUpdateInput, responses=io.MerchantSKUOutput)
     def patch(self, request, pk: int):
-        sku = get_object_or_404(SKU.objects.filter(product__shop__in=managed_shops(request.user)), pk=pk)
+        sku = get_object_or_404(
+            SKU.objects.filter(product__shop__in=managed_shops(request.user)).select_related("product"),
+            pk=pk,
+        )
         params = io.SKUUpdateInput(data=request.data)
         params.is_valid(raise_exception=True)
         data = dict(params.validated_data)
+        if any(
+            name in data and data[name] != getattr(sku, name) for name in ("price_fen", "original_price_fen")
+        ):
+            staff_require(
+                user=request.user, shop_id=sku.product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            )
         expected = {
             field: data.pop(f"expected_{field}")
             for field in ("stock", "price_fen", "original_price_fen")

@@ -229,7 +229,7 @@ class AfterSalesOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_photos(self, obj) -> list[str]:
-        return [photo.image.url for photo in obj.photos.all()]
+        return [photo.get_absolute_url() for photo in obj.photos.all()]
 
 
 class RefundOutputSerializer(serializers.ModelSerializer):

@@ -3,7 +3,10 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from shop.private_media import after_sales_photo_path, private_storage
 
 
 class AfterSalesRequest(models.Model):
@@ -71,8 +74,15 @@ class AfterSalesPhoto(models.Model):
         related_name="photos",
         verbose_name=_("after-sales request"),
     )
-    image = models.ImageField(upload_to="after-sales/%Y/%m/", verbose_name=_("image"))
+    # Private: random names outside MEDIA_ROOT, served only through shop:after-sales-photo.
+    image = models.ImageField(
+        upload_to=after_sales_photo_path, storage=private_storage, verbose_name=_("image")
+    )
 
     class Meta:
         verbose_name = _("after-sales photo")
         verbose_name_plural = _("after-sales photos")
+
+    def get_absolute_url(self) -> str:
+        """The only address of the photo: a view that lets in the buyer, the shop's staff and operators."""
+        return reverse("shop:after-sales-photo", args=[self.pk])

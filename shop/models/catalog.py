@@ -70,6 +70,13 @@ class ShopMembership(models.Model):
         verbose_name=_("user"),
     )
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.STAFF, verbose_name=_("role"))
+    # What a staff member may do, decided by the owner (the owner and operators may do everything).
+    # Read only through shop.services.staff_permissions, the one place the rules live.
+    can_ship = models.BooleanField(_("may ship orders"), default=True)
+    can_answer_after_sales = models.BooleanField(_("may answer after-sales requests"), default=True)
+    can_approve_refunds = models.BooleanField(_("may approve refunds"), default=False)
+    can_change_prices = models.BooleanField(_("may change prices"), default=False)
+    can_manage_commission = models.BooleanField(_("may change commission plans"), default=False)
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:

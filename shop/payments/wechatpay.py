@@ -45,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 OFFICIAL_GATEWAY = "https://api.mch.weixin.qq.com"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+CURRENCY = "CNY"
+# We prepay H5 (WeChatPayType.H5); WeChat reports those payments with trade_type MWEB.
+NOTIFIED_TRADE_TYPE = "MWEB"
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 # Connect and read timeouts for calls to WeChat Pay, in seconds.
 REQUEST_TIMEOUT = (3, 10)
@@ -400,6 +403,17 @@ class WeChatPayProvider:
             return self._combined_notification(data)
         if resource.get("mchid") != self.mchid or resource.get("appid") != self.appid:
             raise InvalidNotification("The payment notification is addressed to another merchant.")
+        # We only ever ask for yuan through H5 payments: money in another currency or through another
+        # kind of payment is not one of ours, however well it is signed.
+        amount = resource.get("amount") if isinstance(resource.get("amount"), dict) else {}
+        currencies = (amount.get("currency"), amount.get("payer_currency", CURRENCY))
+        if currencies != (CURRENCY, CURRENCY):
+            raise InvalidNotification(f"The payment notification is in {currencies!r}, not {CURRENCY}.")
+        if resource.get("trade_type") != NOTIFIED_TRADE_TYPE:
+            raise InvalidNotification(
+                f"The payment notification's trade type {resource.get('trade_type')!r} is not "
+                f"{NOTIFIED_TRADE_TYPE}, the H5 payment we asked for."
+            )
         try:
             amount = resource["amount"]
             payer = resource.get("payer") or {}

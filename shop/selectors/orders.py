@@ -3,9 +3,18 @@ and prefetches once, so a page costs a fixed number of queries whatever its leng
 
 from collections import OrderedDict
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from shop.models import AfterSalesRequest, Cart, CartLine, Order, OrderLine, ProductImage, Shop
+from shop.models import (
+    AfterSalesPhoto,
+    AfterSalesRequest,
+    Cart,
+    CartLine,
+    Order,
+    OrderLine,
+    ProductImage,
+    Shop,
+)
 
 # Tabs of "my orders": key → statuses shown (None: all).
 BUYER_ORDER_TABS: "OrderedDict[str, tuple[str, ...] | None]" = OrderedDict(
@@ -140,3 +149,18 @@ def orders_paid_together(order: Order) -> list[Order]:
         .select_related("shop")
         .order_by("pk")
     )
+
+
+def after_sales_photo_for_viewer(*, user, photo_id: int) -> AfterSalesPhoto | None:
+    """An after-sales photo `user` may see: of their own request or order (the buyer), of one of their
+    shops' orders (merchant staff), or any (operators). Anyone else gets None, as for a missing photo."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    queryset = AfterSalesPhoto.objects.filter(pk=photo_id).select_related("request")
+    if not user.is_superuser:
+        queryset = queryset.filter(
+            Q(request__requested_by=user)
+            | Q(request__order__buyer=user)
+            | Q(request__order__shop__in=Shop.objects.managed_by(user))
+        )
+    return queryset.first()

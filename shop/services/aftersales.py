@@ -16,6 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from config.exceptions import DomainError
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderLine, Payment, Refund
+from shop.private_media import IMAGE_EXTENSIONS
 from shop.services.locking import lock_one
 from shop.services.order_errors import (
     AfterSalesAlreadyOpen,
@@ -28,6 +29,7 @@ from shop.services.order_errors import (
 )
 from shop.services.orders import OPEN_AFTER_SALES, buyer_order_url, notify_user, order_event_log
 from shop.services.payments import refund_create
+from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
 
 R = AfterSalesRequest.Status
@@ -57,6 +59,8 @@ def after_sales_photos_validate(photos) -> list:
         if image_format not in ALLOWED_IMAGE_FORMATS:
             raise InvalidPhoto(field="photos")
         photo.seek(0)
+        # The buyer's file name is not kept (it may say who they are); the extension is the verified format's.
+        photo.name = f"photo.{IMAGE_EXTENSIONS[image_format]}"
     return photos
 
 
@@ -154,6 +158,12 @@ def _locked_request(*, request_id: int, shop_ids=None, buyer=None) -> tuple[Orde
     return order, request
 
 
+def _require(actor, order: Order, permission: str) -> None:
+    # A person deciding for the shop needs the right (shop/services/staff_permissions.py); jobs pass no actor.
+    if actor is not None:
+        staff_require(user=actor, shop_id=order.shop_id, permission=permission)
+
+
 def _tell_buyer(order: Order, request: AfterSalesRequest, title: str) -> None:
     notify_user(
         user_id=order.buyer_id,
@@ -173,6 +183,7 @@ def after_sales_approve(
     rejected or withdrawn request raises InvalidTransition."""
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.APPROVE_REFUNDS)
         if request.status in (R.APPROVED, R.REFUNDED):
             return request
         if request.status != R.OPEN:
@@ -214,6 +225,7 @@ def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterS
     after_sales_approve."""
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.APPROVE_REFUNDS)
         if request.status != R.APPROVED:
             if request.status == R.REFUNDED:
                 return request
@@ -241,6 +253,7 @@ def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None)
     note = (note or "").strip()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)
+        _require(actor, order, StaffPermission.ANSWER_AFTER_SALES)
         if request.status == R.REJECTED:
             return request
         if request.status != R.OPEN:

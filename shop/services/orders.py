@@ -28,6 +28,7 @@ from shop import signals
 from shop.models import AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Product, ShopMembership
 from shop.services.locking import lock_one, lock_ordered
 from shop.services.order_errors import InvalidTransition, OrderNotFound
+from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
 
 logger = logging.getLogger(__name__)
@@ -236,6 +237,8 @@ def order_ship(
     if len(carrier) > 40 or len(tracking_number) > 64:
         raise DomainError(_("Carrier or tracking number is too long."), field="tracking_number")
     order = _locked_order(order_id=order_id, shop_ids=shop_ids)
+    if actor is not None:
+        staff_require(user=actor, shop_id=order.shop_id, permission=StaffPermission.SHIP)
     if order.status == S.SHIPPED and order.tracking_number == tracking_number and order.carrier == carrier:
         return order
     if order.status != S.PAID:

@@ -498,6 +498,7 @@ def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
     notification: RefundNotification = get_payment_provider().parse_refund_notification(
         headers=headers, body=body
     )
+    refund_notification_check(notification=notification)
     if notification.succeeded:
         return refund_settle(
             out_refund_no=notification.out_refund_no,
@@ -508,6 +509,40 @@ def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
     if notification.refund_status in REFUND_FINAL_FAILURES:
         return refund_mark_failed(out_refund_no=notification.out_refund_no, note=notification.refund_status)
     return Refund.objects.filter(out_refund_no=notification.out_refund_no).first()
+
+
+def refund_notification_check(*, notification: RefundNotification) -> None:
+    """A verified refund notification must be about one of our refunds and agree with it field by
+    field: the refund's own payment (out_trade_no and transaction id), that refund's amount, and its
+    provider refund id once we know it. Anything else raises InvalidNotification (the endpoint answers
+    400 and logs it) before anything is written, whatever state the notification reports."""
+    refund = Refund.objects.select_related("payment").filter(out_refund_no=notification.out_refund_no).first()
+    if refund is None:
+        raise UnknownPayment()
+    expected = {
+        "out_trade_no": refund.payment.out_trade_no,
+        "transaction_id": refund.payment.transaction_id,
+        "amount": refund.amount_fen,
+        "refund_id": refund.refund_id or notification.refund_id,
+    }
+    given = {
+        "out_trade_no": notification.out_trade_no,
+        "transaction_id": notification.transaction_id,
+        "amount": int(notification.amount_fen),
+        "refund_id": notification.refund_id,
+    }
+    wrong = sorted(name for name in expected if expected[name] != given[name])
+    if wrong:
+        logger.warning(
+            "refund notification for %s refused: %s differ (ours %s, theirs %s)",
+            refund.out_refund_no,
+            ", ".join(wrong),
+            {name: expected[name] for name in wrong},
+            {name: given[name] for name in wrong},
+        )
+        raise InvalidNotification(
+            f"The refund notification does not match refund {refund.out_refund_no}: {', '.join(wrong)}."
+        )
 
 
 def refund_settle(

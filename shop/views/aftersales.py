@@ -4,7 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError, form_error_from
 from shop.models import AfterSalesRequest
-from shop.selectors.orders import after_sales_for_buyer, order_for_buyer
+from shop.private_media import content_type_for
+from shop.selectors.orders import after_sales_for_buyer, after_sales_photo_for_viewer, order_for_buyer
 from shop.services.aftersales import MAX_PHOTOS, after_sales_create, after_sales_withdraw
 
 
@@ -104,3 +105,20 @@ def after_sales_withdraw_view(request, request_id: int):
     except DomainError as error:
         messages.error(request, error.message)
     return redirect("shop:after-sales")
+
+
+@login_required
+def after_sales_photo(request, photo_id: int):
+    """An after-sales photo, for the buyer, the shop's staff and operators only; to anyone else it does
+    not exist (404). Private files have no public address (shop/private_media.py)."""
+    photo = after_sales_photo_for_viewer(user=request.user, photo_id=photo_id)
+    if photo is None:
+        raise Http404
+    try:
+        handle = photo.image.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=content_type_for(photo.image.name))
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = "inline"
+    return response

@@ -23,6 +23,7 @@ urlpatterns: list = [
         aftersales.after_sales_withdraw_view,
         name="after-sales-withdraw",
     ),
+    path("after-sales/photos/<int:photo_id>/", aftersales.after_sales_photo, name="after-sales-photo"),
     path("payments/notify/wechatpay/", payments.payment_notify, name="payment-notify"),
     path("payments/notify/wechatpay/refund/", payments.refund_notify, name="refund-notify"),
 ]

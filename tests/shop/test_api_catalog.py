@@ -146,8 +146,9 @@ def staff_a(shop):
     return ShopMembershipFactory(shop=shop).user
 
 
-def test_merchant_builds_a_product_end_to_end(api, staff_a, shop):
-    api.force_authenticate(staff_a)
+def test_merchant_builds_a_product_end_to_end(api, shop):
+    # The owner: prices are theirs (staff need the owner's leave: tests/shop/test_staff_permissions.py).
+    api.force_authenticate(shop.owner)
     category = CategoryFactory()
     response = api.post(
         "/api/v1/merchant/products/",

@@ -105,15 +105,18 @@ def build_payment_notification(
     payer_total_fen: int | None = None,
     success_time: datetime | None = None,
     credentials: SandboxCredentials | None = None,
+    currency: str = "CNY",
+    trade_type: str = "MWEB",
 ) -> tuple[dict[str, str], bytes]:
-    """(headers, body) of a TRANSACTION.SUCCESS notification. mchid/appid default to the sandbox's."""
+    """(headers, body) of a TRANSACTION.SUCCESS notification. mchid/appid default to the sandbox's;
+    currency and trade_type are what an H5 payment in yuan reports (tests change them to forge)."""
     credentials = credentials or load_or_create_credentials()
     transaction = {
         "mchid": credentials.mchid if mchid is None else mchid,
         "appid": credentials.appid if appid is None else appid,
         "out_trade_no": out_trade_no,
         "transaction_id": transaction_id,
-        "trade_type": "MWEB",
+        "trade_type": trade_type,
         "trade_state": trade_state,
         "trade_state_desc": "支付成功" if trade_state == "SUCCESS" else trade_state,
         "bank_type": "OTHERS",
@@ -123,8 +126,8 @@ def build_payment_notification(
         "amount": {
             "total": amount_fen,
             "payer_total": amount_fen if payer_total_fen is None else payer_total_fen,
-            "currency": "CNY",
-            "payer_currency": "CNY",
+            "currency": currency,
+            "payer_currency": currency,
         },
     }
     resource = encrypt_resource(transaction, original_type="transaction", apiv3_key=credentials.apiv3_key)

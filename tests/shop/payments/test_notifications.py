@@ -83,6 +83,7 @@ def valid_transaction_resource(**overrides) -> dict:
         "appid": credentials.appid,
         "out_trade_no": "WS20260101000001",
         "transaction_id": "4200000001202601010000000001",
+        "trade_type": "MWEB",
         "trade_state": "SUCCESS",
         "success_time": "2026-01-01T10:00:00+08:00",
         "payer": {"openid": "o1"},

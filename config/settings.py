@@ -52,7 +52,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "imagekit",
-    "axes",
+    "accounts.apps.SignInProtectionConfig",  # django-axes, sign-in throttling (accounts/signin.py)
     "accounts",
     "shop",
     "affiliates",
@@ -289,12 +289,23 @@ CELERY_BEAT_SCHEDULE: dict = {
     "auto-receive-orders": {"task": "shop.tasks.auto_receive_orders", "schedule": timedelta(minutes=10)},
     "complete-orders": {"task": "shop.tasks.complete_orders", "schedule": timedelta(minutes=10)},
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
+    "reconcile-refunds": {"task": "shop.tasks.reconcile_refunds", "schedule": timedelta(minutes=5)},
+    "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
 }
 
 # --- Domain settings --------------------------------------------------------------------------
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=15))
 AUTO_RECEIVE_DAYS = env.int("AUTO_RECEIVE_DAYS", default=10)
 AFTER_SALES_DAYS = env.int("AFTER_SALES_DAYS", default=7)
+# After-sales timers (README "Refunds and after-sales"): the merchant answers a request within
+# AFTER_SALES_MERCHANT_DAYS or it is approved; the buyer sends a return back within
+# AFTER_SALES_RETURN_DAYS of approval or the request closes; the merchant confirms a return's receipt
+# within AFTER_SALES_RETURN_RECEIVE_DAYS of its shipping or it is refunded.
+AFTER_SALES_MERCHANT_DAYS = env.int("AFTER_SALES_MERCHANT_DAYS", default=2)
+AFTER_SALES_RETURN_DAYS = env.int("AFTER_SALES_RETURN_DAYS", default=7)
+AFTER_SALES_RETURN_RECEIVE_DAYS = env.int("AFTER_SALES_RETURN_RECEIVE_DAYS", default=10)
+# A refund with no outcome heard for this long (a lost notification), or abnormal, is asked about.
+REFUND_RECONCILE_AFTER_MINUTES = env.int("REFUND_RECONCILE_AFTER_MINUTES", default=10)
 ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)

@@ -2,7 +2,8 @@
 
 Every signal is sent with `transaction.on_commit`, so receivers only ever see committed state, and
 each is sent once per real change (a repeated service call that changes nothing sends nothing).
-Receivers get keyword arguments: `order` (and `refund` for refunds).
+Receivers get keyword arguments: `order`; for refunds also `refund`, `lines` (its RefundLine rows:
+order line, units, amount in fen) and `data` (the same as JSON, as written on the OrderEvent).
 """
 
 from django.dispatch import Signal
@@ -13,4 +14,5 @@ order_cancelled = Signal()  # order
 order_shipped = Signal()  # order
 order_received = Signal()  # order
 order_completed = Signal()  # order: the after-sales window closed; commission settles on this
-order_refunded = Signal()  # order, refund: a refund succeeded at the provider (full or partial)
+order_refunded = Signal()  # order, refund, lines, data: a refund succeeded at the provider
+order_closed = Signal()  # order: paid, then every line refunded before shipping (已关闭)

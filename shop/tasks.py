@@ -59,6 +59,22 @@ def close_payment(payment_id: int) -> None:
 @shared_task(**RETRY)
 def submit_refund(refund_id: int) -> None:
     """Send a refund to the provider (outside any lock); it settles on its notification."""
-    from shop.services.payments import refund_submit
+    from shop.services.refunds import refund_submit
 
     refund_submit(refund_id=refund_id)
+
+
+@shared_task(**RETRY)
+def reconcile_refunds() -> int:
+    """Beat: ask the provider about refunds whose outcome was not heard (lost notification, ABNORMAL)."""
+    from shop.services.refunds import refunds_reconcile
+
+    return refunds_reconcile()
+
+
+@shared_task(**RETRY)
+def after_sales_timers() -> int:
+    """Beat: the after-sales deadlines (merchant answer, buyer's return, merchant's receipt)."""
+    from shop.services.aftersales import after_sales_run_timers
+
+    return after_sales_run_timers()

@@ -18,10 +18,16 @@ from config.exceptions import DomainError
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
-from shop.services.aftersales import after_sales_approve, after_sales_refund_retry, after_sales_reject
+from shop.services.aftersales import (
+    after_sales_approve,
+    after_sales_refund_retry,
+    after_sales_reject,
+    after_sales_return_receive,
+)
 from shop.services.orders import orders_ship_many
+from shop.services.refunds import MERCHANT_REFUNDABLE, RefundLineSpec, order_refund, order_refund_balances
 from shop.services.staff_permissions import StaffPermission, staff_can, staff_permissions_anywhere
-from shop.templatetags.money import format_fen
+from shop.templatetags.money import format_fen, parse_yuan
 
 register_shop_path(OrderEvent, "order__shop")
 register_shop_path(Payment, "order__shop")
@@ -104,10 +110,27 @@ class PaymentInline(ReadOnlyInline):
 class RefundInline(ReadOnlyInline):
     model = Refund
     shop_path = "order__shop"
-    fields = ["out_refund_no", "refund_id", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+    fields = ["out_refund_no", "source", "amount", "what", "status", "reason", "created_at", "succeeded_at"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("lines__line")
+
+    @admin.display(description=_("amount"))
+    def amount(self, refund):
+        return format_fen(refund.amount_fen)
+
+    @admin.display(description=_("lines"))
+    def what(self, refund):
+        parts = [
+            f"{line.line.title} × {line.quantity} {format_fen(line.amount_fen)}"
+            for line in refund.lines.all()
+        ]
+        if refund.shipping_fen:
+            parts.append(f"{_('shipping')} {format_fen(refund.shipping_fen)}")
+        return "; ".join(parts)
 
 
 class ShipForm(forms.Form):
@@ -195,6 +218,11 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             path(
                 "<int:order_id>/ship/", self.admin_site.admin_view(self.ship_one_view), name="shop_order_ship"
             ),
+            path(
+                "<int:order_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="shop_order_refund",
+            ),
             *super().get_urls(),
         ]
 
@@ -251,6 +279,63 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
             return redirect(reverse("admin:shop_order_change", args=[order.pk]))
         return response or self._ship_page(request, [order], action_form=False)
 
+    def refund_view(self, request, order_id: int):
+        """The merchant refunds an order directly: units and/or amounts per line, part of the
+        shipping fee, or everything left; optionally putting the units back on sale."""
+        order = get_object_or_404(self.get_queryset(request), pk=order_id)
+        if not self.has_change_permission(request, order):
+            return redirect("admin:index")
+        balances, shipping_left = order_refund_balances(order)
+        lines = [(line, balances[line.pk]) for line in order.lines.all()]
+        errors: list[str] = []
+        if request.method == "POST":
+            try:
+                specs = []
+                for line, _left in lines:
+                    quantity = int(request.POST.get(f"quantity_{line.pk}") or 0)
+                    amount_text = (request.POST.get(f"amount_{line.pk}") or "").strip()
+                    amount = parse_yuan(amount_text) if amount_text else None
+                    if quantity or amount:
+                        specs.append(RefundLineSpec(line_id=line.pk, quantity=quantity, amount_fen=amount))
+                shipping_text = (request.POST.get("shipping") or "").strip()
+                shipping_fen = parse_yuan(shipping_text) if shipping_text else 0
+            except ValueError:
+                errors.append(_("Enter units as whole numbers and amounts in yuan, e.g. 12.50."))
+            if not errors:
+                try:
+                    refund = order_refund(
+                        order_id=order.pk,
+                        actor=request.user,
+                        reason=request.POST.get("reason", ""),
+                        full=bool(request.POST.get("full")),
+                        lines=specs,
+                        shipping_fen=shipping_fen,
+                        restock=bool(request.POST.get("restock")),
+                        shop_ids=managed_shop_ids(request.user),
+                    )
+                except DomainError as error:
+                    errors.append(str(error.message))
+                else:
+                    self.message_user(
+                        request,
+                        _("Refund of %(amount)s started; the buyer is told when it succeeds.")
+                        % {"amount": format_fen(refund.amount_fen)},
+                        messages.SUCCESS,
+                    )
+                    return redirect(reverse("admin:shop_order_change", args=[order.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund order %(number)s") % {"number": order.number},
+            "opts": self.model._meta,
+            "order": order,
+            "lines": lines,
+            "shipping_left": shipping_left,
+            "refundable": order.status in MERCHANT_REFUNDABLE,
+            "errors": errors,
+            "posted": request.POST if request.method == "POST" else {},
+        }
+        return TemplateResponse(request, "admin/shop/order/refund.html", context)
+
 
 class AfterSalesPhotoInline(ReadOnlyInline):
     model = AfterSalesPhoto
@@ -276,7 +361,14 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
     list_select_related = ["order", "line"]
     ordering = ["status", "-created_at"]
-    actions = ["approve", "approve_and_restock", "reject", "retry_refund"]
+    actions = [
+        "approve",
+        "approve_and_restock",
+        "receive_return",
+        "receive_return_and_restock",
+        "reject",
+        "retry_refund",
+    ]
     inlines = [AfterSalesPhotoInline]
     change_form_template = "admin/shop/aftersalesrequest/change_form.html"
 
@@ -291,7 +383,13 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
 
     # Who may decide what comes from shop/services/staff_permissions.py; the services enforce it too, so
     # hiding here is for clarity, not the fence.
-    REFUND_ACTIONS = ("approve", "approve_and_restock", "retry_refund")
+    REFUND_ACTIONS = (
+        "approve",
+        "approve_and_restock",
+        "receive_return",
+        "receive_return_and_restock",
+        "retry_refund",
+    )
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -340,6 +438,13 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                     )
                 elif decision == "retry_refund":
                     after_sales_refund_retry(request_id=request_id, actor=request.user, shop_ids=shop_ids)
+                elif decision in ("receive", "receive_restock"):
+                    after_sales_return_receive(
+                        request_id=request_id,
+                        actor=request.user,
+                        restock=decision == "receive_restock",
+                        shop_ids=shop_ids,
+                    )
                 else:
                     after_sales_approve(
                         request_id=request_id,
@@ -358,13 +463,21 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
                 messages.SUCCESS,
             )
 
-    @admin.action(description=_("Approve and refund"))
+    @admin.action(description=_("Approve (refund only: refund now; return: ask for the goods back)"))
     def approve(self, request, queryset):
         self._decide(request, list(queryset.values_list("pk", flat=True)), "approve")
 
     @admin.action(description=_("Approve, refund and return the stock"))
     def approve_and_restock(self, request, queryset):
         self._decide(request, list(queryset.values_list("pk", flat=True)), "approve_restock")
+
+    @admin.action(description=_("Return received: refund"))
+    def receive_return(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "receive")
+
+    @admin.action(description=_("Return received: refund and return the stock"))
+    def receive_return_and_restock(self, request, queryset):
+        self._decide(request, list(queryset.values_list("pk", flat=True)), "receive_restock")
 
     @admin.action(description=_("Reject"))
     def reject(self, request, queryset):
@@ -377,6 +490,12 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     def decide_view(self, request, request_id: int):
         row = get_object_or_404(self.get_queryset(request), pk=request_id)
         decision = request.POST.get("decision")
-        if request.method == "POST" and decision in {"approve", "approve_restock", "reject"}:
+        if request.method == "POST" and decision in {
+            "approve",
+            "approve_restock",
+            "reject",
+            "receive",
+            "receive_restock",
+        }:
             self._decide(request, [row.pk], decision, note=request.POST.get("decision_note", ""))
         return redirect(reverse("admin:shop_aftersalesrequest_change", args=[row.pk]))

@@ -1,6 +1,7 @@
 """Serializers of the order API: small input serializers per operation, output shapes shared.
 Money is integer fen everywhere; the client never sends a price."""
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from shop.models import AfterSalesRequest, CartLine, Order, OrderEvent, Refund
@@ -199,9 +200,18 @@ class PlacedOrderOutputSerializer(OrderOutputSerializer):
 
 
 class OrderEventOutputSerializer(serializers.ModelSerializer):
+    """`text`: the event as a sentence for people; `data`: what a program needs (amounts in fen)."""
+
+    text = serializers.SerializerMethodField()
+
     class Meta:
         model = OrderEvent
-        fields = ["kind", "from_status", "to_status", "note", "created_at"]
+        fields = ["kind", "text", "from_status", "to_status", "note", "data", "created_at"]
+
+    def get_text(self, event) -> str:
+        from shop.selectors.timeline import event_sentence
+
+        return event_sentence(event, event.order)
 
 
 class AfterSalesOutputSerializer(serializers.ModelSerializer):
@@ -224,6 +234,10 @@ class AfterSalesOutputSerializer(serializers.ModelSerializer):
             "restock",
             "decision_note",
             "decided_at",
+            "return_carrier",
+            "return_tracking_number",
+            "return_shipped_at",
+            "return_received_at",
             "created_at",
             "photos",
         ]
@@ -232,10 +246,56 @@ class AfterSalesOutputSerializer(serializers.ModelSerializer):
         return [photo.get_absolute_url() for photo in obj.photos.all()]
 
 
+class RefundLineOutputSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    amount_fen = serializers.IntegerField()
+
+
 class RefundOutputSerializer(serializers.ModelSerializer):
+    lines = RefundLineOutputSerializer(many=True)
+
     class Meta:
         model = Refund
-        fields = ["out_refund_no", "amount_fen", "status", "reason", "created_at", "succeeded_at"]
+        fields = [
+            "out_refund_no",
+            "source",
+            "amount_fen",
+            "shipping_fen",
+            "status",
+            "reason",
+            "lines",
+            "created_at",
+            "succeeded_at",
+        ]
+
+
+class RefundLineInputSerializer(serializers.Serializer):
+    line_id = serializers.IntegerField(min_value=1, max_value=2**62)
+    quantity = serializers.IntegerField(min_value=0, max_value=99999, default=0)
+    amount_fen = serializers.IntegerField(
+        min_value=0, max_value=10**13, required=False, allow_null=True, default=None
+    )
+
+
+class MerchantRefundInputSerializer(serializers.Serializer):
+    """Name `lines` (units, and optionally an amount per line; omitted: the units' share) and/or a
+    `shipping_fen`; or an order-level `amount_fen` split over the lines; or `full`."""
+
+    reason = serializers.CharField(max_length=80)
+    full = serializers.BooleanField(default=False)
+    lines = RefundLineInputSerializer(many=True, required=False, max_length=200)
+    shipping_fen = serializers.IntegerField(min_value=0, max_value=10**13, default=0)
+    amount_fen = serializers.IntegerField(min_value=1, max_value=10**13, required=False, allow_null=True)
+    restock = serializers.BooleanField(default=False)
+
+    def validate(self, attrs):
+        named = sum(bool(x) for x in (attrs.get("full"), attrs.get("lines"), attrs.get("amount_fen")))
+        if named != 1 and not (attrs.get("shipping_fen") and named == 0):
+            raise serializers.ValidationError(
+                {"lines": [_("Give exactly one of: full, lines (with shipping_fen), or amount_fen.")]}
+            )
+        return attrs
 
 
 class OrderDetailOutputSerializer(OrderOutputSerializer):
@@ -293,6 +353,15 @@ class AfterSalesCreateInputSerializer(serializers.Serializer):
 class AfterSalesApproveInputSerializer(serializers.Serializer):
     restock = serializers.BooleanField(default=False)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class ReturnShipmentInputSerializer(serializers.Serializer):
+    carrier = serializers.CharField(max_length=40)
+    tracking_number = serializers.CharField(max_length=64)
+
+
+class ReturnReceivedInputSerializer(serializers.Serializer):
+    restock = serializers.BooleanField(default=False)
 
 
 class AfterSalesRejectInputSerializer(serializers.Serializer):

@@ -23,6 +23,11 @@ urlpatterns: list = [
         views.AfterSalesWithdrawApi.as_view(),
         name="after-sales-withdraw",
     ),
+    path(
+        "after-sales/<int:request_id>/return-shipment/",
+        views.AfterSalesReturnShipmentApi.as_view(),
+        name="after-sales-return-shipment",
+    ),
     path("merchant/orders/", views.MerchantOrderListApi.as_view(), name="merchant-order-list"),
     path("merchant/orders/ship/", views.MerchantBulkShipApi.as_view(), name="merchant-order-bulk-ship"),
     path(
@@ -31,11 +36,21 @@ urlpatterns: list = [
     path(
         "merchant/orders/<str:number>/ship/", views.MerchantOrderShipApi.as_view(), name="merchant-order-ship"
     ),
+    path(
+        "merchant/orders/<str:number>/refunds/",
+        views.MerchantOrderRefundApi.as_view(),
+        name="merchant-order-refund",
+    ),
     path("merchant/after-sales/", views.MerchantAfterSalesListApi.as_view(), name="merchant-after-sales"),
     path(
         "merchant/after-sales/<int:request_id>/approve/",
         views.MerchantAfterSalesApproveApi.as_view(),
         name="merchant-after-sales-approve",
+    ),
+    path(
+        "merchant/after-sales/<int:request_id>/return-received/",
+        views.MerchantAfterSalesReturnReceivedApi.as_view(),
+        name="merchant-after-sales-return-received",
     ),
     path(
         "merchant/after-sales/<int:request_id>/reject/",

@@ -33,6 +33,8 @@ from shop.services.aftersales import (
     after_sales_approve,
     after_sales_create,
     after_sales_reject,
+    after_sales_return_receive,
+    after_sales_return_ship,
     after_sales_withdraw,
 )
 from shop.services.cart import cart_add, cart_get_or_create, cart_remove, cart_set_quantity
@@ -40,6 +42,7 @@ from shop.services.checkout import checkout_buy_now, checkout_from_cart
 from shop.services.order_errors import OrderNotFound
 from shop.services.orders import order_cancel, order_confirm_receipt, order_ship, orders_ship_many
 from shop.services.payments import payment_start
+from shop.services.refunds import RefundLineSpec, order_refund
 from shop.views.payments import client_ip
 
 TAG_CART = ["cart"]
@@ -293,6 +296,22 @@ class AfterSalesWithdrawApi(_SignedIn):
 # --- merchant -----------------------------------------------------------------------------------
 
 
+class AfterSalesReturnShipmentApi(_SignedIn):
+    @extend_schema(
+        tags=TAG_AFTER_SALES,
+        request=s.ReturnShipmentInputSerializer,
+        responses={200: s.AfterSalesOutputSerializer},
+        summary="Enter the carrier and tracking number of the goods sent back (return and refund)",
+    )
+    def post(self, request, request_id: int):
+        data = s.ReturnShipmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        after_sales_return_ship(request_id=request_id, buyer=request.user, **data.validated_data)
+        return Response(
+            s.AfterSalesOutputSerializer(after_sales_for_buyer(user=request.user).get(pk=request_id)).data
+        )
+
+
 class MerchantOrderListApi(ListAPIView, _Merchant):
     queryset = Order.objects.none()
     serializer_class = s.MerchantOrderOutputSerializer
@@ -345,6 +364,36 @@ class MerchantOrderShipApi(_Merchant):
             **data.validated_data,
         )
         return Response(s.MerchantOrderOutputSerializer(_merchant_order(request, number)).data)
+
+
+class MerchantOrderRefundApi(_Merchant):
+    @extend_schema(
+        tags=TAG_MERCHANT,
+        request=s.MerchantRefundInputSerializer,
+        responses={201: s.RefundOutputSerializer, 503: PROVIDER_UNAVAILABLE},
+        summary="Refund a paid order (any time, also after completion): lines, an amount, or in full",
+    )
+    def post(self, request, number: str):
+        data = s.MerchantRefundInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        order = _merchant_order(request, number)
+        if values.get("lines"):
+            lines = [RefundLineSpec(**line) for line in values["lines"]]
+        else:
+            lines = None if values.get("amount_fen") else []  # [] with shipping_fen: the fee alone
+        refund = order_refund(
+            order_id=order.pk,
+            actor=request.user,
+            reason=values["reason"],
+            full=values["full"],
+            lines=lines,
+            amount_fen=values.get("amount_fen"),
+            shipping_fen=values["shipping_fen"],
+            restock=values["restock"],
+            shop_ids=managed_shop_ids(request.user),
+        )
+        return Response(s.RefundOutputSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 
 class MerchantBulkShipApi(_Merchant):
@@ -412,6 +461,27 @@ class MerchantAfterSalesApproveApi(_Merchant):
         data = s.AfterSalesApproveInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         after_sales_approve(
+            request_id=request_id,
+            actor=request.user,
+            shop_ids=managed_shop_ids(request.user),
+            **data.validated_data,
+        )
+        return Response(
+            s.AfterSalesOutputSerializer(after_sales_for_merchant(user=request.user).get(pk=request_id)).data
+        )
+
+
+class MerchantAfterSalesReturnReceivedApi(_Merchant):
+    @extend_schema(
+        tags=TAG_MERCHANT,
+        request=s.ReturnReceivedInputSerializer,
+        responses={200: s.AfterSalesOutputSerializer, 503: PROVIDER_UNAVAILABLE},
+        summary="The returned goods arrived: refund, optionally returning the stock",
+    )
+    def post(self, request, request_id: int):
+        data = s.ReturnReceivedInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        after_sales_return_receive(
             request_id=request_id,
             actor=request.user,
             shop_ids=managed_shop_ids(request.user),

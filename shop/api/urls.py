@@ -2,6 +2,7 @@
 
 from shop.api.catalog_urls import urlpatterns as catalog_urlpatterns
 from shop.api.order_urls import urlpatterns as order_urlpatterns
+from shop.api.staff_urls import urlpatterns as staff_urlpatterns
 
 app_name = "shop-api"
-urlpatterns = [*catalog_urlpatterns, *order_urlpatterns]
+urlpatterns = [*catalog_urlpatterns, *order_urlpatterns, *staff_urlpatterns]

@@ -12,7 +12,7 @@ from shop.models.catalog import (
     SpecValue,
 )
 from shop.models.orders import Order, OrderEvent, OrderLine
-from shop.models.payments import Payment, Refund
+from shop.models.payments import Payment, Refund, RefundLine
 
 __all__ = [
     "SKU",
@@ -29,6 +29,7 @@ __all__ = [
     "ProductImage",
     "ProductLike",
     "Refund",
+    "RefundLine",
     "Shop",
     "ShopMembership",
     "SpecDimension",

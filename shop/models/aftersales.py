@@ -16,10 +16,15 @@ class AfterSalesRequest(models.Model):
 
     class Status(models.TextChoices):
         OPEN = "open", _("open")
+        # Return and refund: approved, the buyer sends the goods back, the merchant confirms receipt.
+        AWAITING_RETURN = "awaiting_return", _("approved, awaiting the return")
+        RETURN_SHIPPED = "return_shipped", _("return on its way")
         APPROVED = "approved", _("approved, refunding")
         REJECTED = "rejected", _("rejected")
         REFUNDED = "refunded", _("refunded")
         WITHDRAWN = "withdrawn", _("withdrawn")
+        # The buyer did not send the goods back in time.
+        CLOSED = "closed", _("closed")
 
     order = models.ForeignKey(
         "shop.Order", on_delete=models.PROTECT, related_name="after_sales", verbose_name=_("order")
@@ -46,6 +51,12 @@ class AfterSalesRequest(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
     decision_note = models.CharField(max_length=300, blank=True, verbose_name=_("note to the buyer"))
+    return_carrier = models.CharField(max_length=40, blank=True, verbose_name=_("return carrier"))
+    return_tracking_number = models.CharField(
+        max_length=64, blank=True, verbose_name=_("return tracking number")
+    )
+    return_shipped_at = models.DateTimeField(null=True, blank=True, verbose_name=_("return sent at"))
+    return_received_at = models.DateTimeField(null=True, blank=True, verbose_name=_("return received at"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created"))
 
     class Meta:
@@ -58,7 +69,7 @@ class AfterSalesRequest(models.Model):
             # One open request per line at a time.
             models.UniqueConstraint(
                 fields=["line"],
-                condition=Q(status__in=["open", "approved"]),
+                condition=Q(status__in=["open", "awaiting_return", "return_shipped", "approved"]),
                 name="one_open_after_sales_per_line",
             ),
         ]

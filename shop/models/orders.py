@@ -27,6 +27,8 @@ class Order(models.Model):
         RECEIVED = "received", _("received")
         COMPLETED = "completed", _("completed")
         CANCELLED = "cancelled", _("cancelled")
+        # Paid, then every line refunded before it shipped (WeChat's 已关闭).
+        CLOSED = "closed", _("closed")
 
     class Kind(models.TextChoices):
         STANDARD = "standard", _("standard")
@@ -75,6 +77,7 @@ class Order(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
     cancelled_at = models.DateTimeField(null=True, blank=True, verbose_name=_("cancelled at"))
     cancel_reason = models.CharField(max_length=200, blank=True, verbose_name=_("cancel reason"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     objects = OrderQuerySet.as_manager()
 
@@ -163,6 +166,11 @@ class OrderEvent(models.Model):
         AFTER_SALES_APPROVED = "after_sales_approved", _("After-sales approved")
         AFTER_SALES_REJECTED = "after_sales_rejected", _("After-sales declined")
         AFTER_SALES_WITHDRAWN = "after_sales_withdrawn", _("After-sales withdrawn")
+        AFTER_SALES_RETURN_SHIPPED = "after_sales_return_shipped", _("Return sent back")
+        AFTER_SALES_RETURN_RECEIVED = "after_sales_return_received", _("Return received")
+        AFTER_SALES_CLOSED = "after_sales_closed", _("After-sales closed")
+        REFUND_ABNORMAL = "refund_abnormal", _("Refund abnormal")
+        CLOSED = "closed", _("Closed")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     actor = models.ForeignKey(
@@ -177,6 +185,9 @@ class OrderEvent(models.Model):
     from_status = models.CharField(max_length=20, blank=True, verbose_name=_("from status"))
     to_status = models.CharField(max_length=20, blank=True, verbose_name=_("to status"))
     note = models.CharField(max_length=300, blank=True, verbose_name=_("note"))
+    # What a subscriber needs, as data: for refunds the refund, its source and its lines with
+    # quantities and amounts in fen (see shop.services.refunds.refund_event_data).
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("time"))
 
     class Meta:

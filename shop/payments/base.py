@@ -79,6 +79,18 @@ class RefundResult:
 
 
 @dataclass(frozen=True)
+class RefundState:
+    """What the provider knows about one refund right now (WeChat: SUCCESS, CLOSED, PROCESSING,
+    ABNORMAL), for refunds whose notification never came."""
+
+    out_refund_no: str
+    refund_id: str
+    status: str
+    amount_fen: int
+    success_time: datetime | None
+
+
+@dataclass(frozen=True)
 class RefundNotification:
     """A verified, decrypted refund notification (WeChat's REFUND.* event). `amount_fen` is the
     amount of this refund (`amount.refund`)."""
@@ -211,6 +223,10 @@ class PaymentProvider(Protocol):
     ) -> RefundResult:
         """Ask for a refund (idempotent per out_refund_no). The outcome arrives as a refund
         notification. Raises PaymentRefused when the refund is not allowed (e.g. above what is left)."""
+        ...
+
+    def query_refund(self, *, out_refund_no: str) -> RefundState:
+        """The provider's current view of a refund. Raises TransactionNotFound if it never got it."""
         ...
 
     def parse_payment_notification(

@@ -35,6 +35,7 @@ from shop.payments.base import (
     PrepayResult,
     RefundNotification,
     RefundResult,
+    RefundState,
     SubOrder,
     TransactionAlreadyPaid,
     TransactionNotFound,
@@ -333,6 +334,21 @@ class WeChatPayProvider:
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PaymentProviderError("WeChat Pay answered the query with an unexpected body.") from exc
 
+    def query_refund(self, *, out_refund_no: str) -> RefundState:
+        _, body = self._call("refund query", self._client.query_refund, out_refund_no=out_refund_no)
+        try:
+            return RefundState(
+                out_refund_no=str(body["out_refund_no"]),
+                refund_id=str(body.get("refund_id") or ""),
+                status=str(body["status"]),
+                amount_fen=int(body["amount"]["refund"]),
+                success_time=parse_wechat_time(body.get("success_time")),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PaymentProviderError(
+                "WeChat Pay answered the refund query with an unexpected body."
+            ) from exc
+
     def close(self, *, out_trade_no: str) -> None:
         self._call("close", self._client.close, out_trade_no=out_trade_no)
 
@@ -441,6 +457,11 @@ class WeChatPayProvider:
                 if sub.get("mchid") != self.mchid:
                     raise InvalidNotification("A sub-order is addressed to another merchant.")
                 amount = sub["amount"]
+                # As for single payments: yuan through H5 payments only.
+                if (amount.get("currency"), amount.get("payer_currency", CURRENCY)) != (CURRENCY, CURRENCY):
+                    raise InvalidNotification(f"A sub-order is not in {CURRENCY}.")
+                if sub.get("trade_type") != NOTIFIED_TRADE_TYPE:
+                    raise InvalidNotification(f"A sub-order's trade type is not {NOTIFIED_TRADE_TYPE}.")
                 subs.append(
                     PaymentNotification(
                         out_trade_no=_required_text(sub, "out_trade_no"),

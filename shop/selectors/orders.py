@@ -24,7 +24,7 @@ BUYER_ORDER_TABS: "OrderedDict[str, tuple[str, ...] | None]" = OrderedDict(
         ("paid", (Order.Status.PAID,)),
         ("shipped", (Order.Status.SHIPPED,)),
         ("received", (Order.Status.RECEIVED, Order.Status.COMPLETED)),
-        ("cancelled", (Order.Status.CANCELLED,)),
+        ("cancelled", (Order.Status.CANCELLED, Order.Status.CLOSED)),
     ]
 )
 
@@ -97,7 +97,7 @@ def order_for_buyer(*, user, number: str) -> Order | None:
                 "after_sales",
                 queryset=AfterSalesRequest.objects.select_related("line").prefetch_related("photos"),
             ),
-            "refunds",
+            "refunds__lines",
         )
         .first()
     )

@@ -30,10 +30,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from PIL import Image, UnidentifiedImageError
 
-from config.exceptions import Conflict, DomainError, Forbidden
+from config.exceptions import DomainError, Forbidden
 from shop import signals
 from shop.models import (
     SKU,
@@ -47,54 +46,16 @@ from shop.models import (
     SpecValue,
 )
 from shop.selectors.catalog import CATALOG_GENERATION_KEY, product_detail_cache_keys
-
-
-class ProductNotSellable(DomainError):
-    code = "product_not_sellable"
-    default_message = gettext_lazy(
-        "A product goes on sale only with at least one active SKU priced above zero."
-    )
-
-
-class InvalidStock(DomainError):
-    code = "invalid_stock"
-    default_message = gettext_lazy("Stock must be a whole number, zero or more.")
-
-
-class InvalidPrice(DomainError):
-    code = "invalid_price"
-    default_message = gettext_lazy("Prices must be zero or more, and the original price not below the price.")
-
-
-class ImageRejected(DomainError):
-    code = "image_rejected"
-    default_message = gettext_lazy("Upload a real image (JPEG, PNG, GIF or WebP).")
-
-
-class InvalidSpecs(DomainError):
-    code = "invalid_specs"
-    default_message = gettext_lazy("Spec dimensions need a name and at least one value each.")
-
-
-class ForeignObject(DomainError):
-    """An id that belongs to another shop or product was sent: refused as bad input, revealing nothing."""
-
-    code = "foreign_object"
-    default_message = gettext_lazy("That item does not belong to this product.")
-
-
-class EditConflict(Conflict):
-    """The value an edit was based on moved since the editor loaded it (a sale took stock, another
-    merchant changed the price): refused rather than silently overwriting the newer value."""
-
-    code = "edit_conflict"
-    default_message = gettext_lazy("This changed while you were editing; check it and save again.")
-
-
-class SlugTaken(DomainError):
-    code = "slug_taken"
-    default_message = gettext_lazy("That slug is already used.")
-
+from shop.services.errors import (  # noqa: F401 (names kept for callers)
+    EditConflict,
+    ForeignObject,
+    ImageRejected,
+    InvalidPrice,
+    InvalidSpecs,
+    InvalidStock,
+    ProductNotSellable,
+    SlugTaken,
+)
 
 # --- Cache ------------------------------------------------------------------------------------
 

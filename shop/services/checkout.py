@@ -285,7 +285,12 @@ def checkout_place(
             order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
         insert_many(
             [
-                OrderEvent(order=order, actor=buyer, kind="placed", to_status=Order.Status.PENDING_PAYMENT)
+                OrderEvent(
+                    order=order,
+                    actor=buyer,
+                    kind=OrderEvent.Kind.PLACED,
+                    to_status=Order.Status.PENDING_PAYMENT,
+                )
                 for order in orders
             ]
         )

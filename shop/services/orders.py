@@ -25,7 +25,16 @@ from django.utils.translation import pgettext
 
 from config.exceptions import DomainError
 from shop import signals
-from shop.models import AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Product, ShopMembership
+from shop.models import (
+    AfterSalesRequest,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    Product,
+    Refund,
+    ShopMembership,
+)
 from shop.services.locking import lock_one, lock_ordered
 from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.staff_permissions import StaffPermission, staff_require
@@ -35,15 +44,30 @@ logger = logging.getLogger(__name__)
 
 S = Order.Status
 JOB_BATCH_SIZE = 500
-OPEN_AFTER_SALES = (AfterSalesRequest.Status.OPEN, AfterSalesRequest.Status.APPROVED)
+OPEN_AFTER_SALES = (
+    AfterSalesRequest.Status.OPEN,
+    AfterSalesRequest.Status.AWAITING_RETURN,
+    AfterSalesRequest.Status.RETURN_SHIPPED,
+    AfterSalesRequest.Status.APPROVED,
+)
 
 
 # --- helpers -------------------------------------------------------------------------------------
 
 
 def order_event_log(
-    *, order: Order, kind: str, actor=None, from_status: str = "", to_status: str = "", note: str = ""
+    *,
+    order: Order,
+    kind: str,
+    actor=None,
+    from_status: str = "",
+    to_status: str = "",
+    note: str = "",
+    data: dict | None = None,
 ):
+    """Write the OrderEvent of a change. `kind` is an OrderEvent.Kind; `data` is what a subscriber
+    needs as JSON (amounts in fen, ids), `note` free text for people."""
+    assert kind in OrderEvent.Kind.values, f"unknown order event kind {kind!r}"
     return OrderEvent.objects.create(
         order=order,
         actor=actor if actor is not None and getattr(actor, "pk", None) else None,
@@ -51,6 +75,7 @@ def order_event_log(
         from_status=from_status,
         to_status=to_status,
         note=note[:300],
+        data=data or {},
     )
 
 
@@ -88,6 +113,28 @@ def _refuse(order: Order, action: str) -> InvalidTransition:
     )
 
 
+def _refuse_shipping_while_money_is_open(order: Order) -> None:
+    """Shipping waits while a refund is under way or an after-sales request is open: the merchant
+    settles those first (the request may end in refunding the goods about to be sent). The order
+    lock is held, and both refunds and requests are written under it, so this cannot go stale."""
+
+    if Refund.objects.filter(
+        order=order, status__in=[Refund.Status.PROCESSING, Refund.Status.ABNORMAL]
+    ).exists():
+        raise InvalidTransition(
+            _(
+                "A refund of order %(number)s is still being processed: "
+                "wait until it succeeds or fails, then ship."
+            )
+            % {"number": order.number}
+        )
+    if AfterSalesRequest.objects.filter(order=order, status__in=OPEN_AFTER_SALES).exists():
+        raise InvalidTransition(
+            _("Order %(number)s has an open after-sales request: approve or reject it before shipping.")
+            % {"number": order.number}
+        )
+
+
 def merchant_user_ids(shop_id: int) -> list[int]:
     """The shop owner and staff: who hears about paid orders."""
     return list(ShopMembership.objects.filter(shop_id=shop_id).values_list("user_id", flat=True))
@@ -109,7 +156,7 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
     order.save(update_fields=["status", "paid_at"])
     order_event_log(
         order=order,
-        kind="paid",
+        kind=OrderEvent.Kind.PAID,
         from_status=S.PENDING_PAYMENT,
         to_status=S.PAID,
         note=payment.transaction_id or "",
@@ -157,7 +204,7 @@ def orders_mark_paid(*, orders: list[Order], paid_at: datetime, transaction_ids:
         [
             OrderEvent(
                 order=order,
-                kind="paid",
+                kind=OrderEvent.Kind.PAID,
                 from_status=S.PENDING_PAYMENT,
                 to_status=S.PAID,
                 note=transaction_ids.get(order.pk, ""),
@@ -207,7 +254,7 @@ def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "") -> 
     stock_return(quantities=_line_quantities([order.pk]))
     order_event_log(
         order=order,
-        kind="cancelled",
+        kind=OrderEvent.Kind.CANCELLED,
         actor=actor,
         from_status=S.PENDING_PAYMENT,
         to_status=S.CANCELLED,
@@ -245,6 +292,7 @@ def order_ship(
         raise _refuse(order, pgettext("order action", "shipped"))
     if order.refunded_fen >= order.total_fen:
         raise InvalidTransition(_("Order %(number)s was refunded in full.") % {"number": order.number})
+    _refuse_shipping_while_money_is_open(order)
     order.status = S.SHIPPED
     order.carrier = carrier
     order.tracking_number = tracking_number
@@ -252,7 +300,7 @@ def order_ship(
     order.save(update_fields=["status", "carrier", "tracking_number", "shipped_at"])
     order_event_log(
         order=order,
-        kind="shipped",
+        kind=OrderEvent.Kind.SHIPPED,
         actor=actor,
         from_status=S.PAID,
         to_status=S.SHIPPED,
@@ -304,7 +352,9 @@ def order_confirm_receipt(*, order_id: int, buyer) -> Order:
     order.status = S.RECEIVED
     order.received_at = timezone.now()
     order.save(update_fields=["status", "received_at"])
-    order_event_log(order=order, kind="received", actor=buyer, from_status=S.SHIPPED, to_status=S.RECEIVED)
+    order_event_log(
+        order=order, kind=OrderEvent.Kind.RECEIVED, actor=buyer, from_status=S.SHIPPED, to_status=S.RECEIVED
+    )
     send_on_commit(signals.order_received, order=order)
     return order
 
@@ -410,7 +460,11 @@ def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_
             )
             stock_return(quantities=_line_quantities(ids))
             _bulk_events(
-                ids, kind="cancelled", from_status=S.PENDING_PAYMENT, to_status=S.CANCELLED, note=reason
+                ids,
+                kind=OrderEvent.Kind.CANCELLED,
+                from_status=S.PENDING_PAYMENT,
+                to_status=S.CANCELLED,
+                note=reason,
             )
             for order_id, buyer_id, number in Order.objects.filter(pk__in=ids).values_list(
                 "pk", "buyer_id", "number"
@@ -447,7 +501,7 @@ def orders_auto_receive(*, now: datetime | None = None, batch_size: int = JOB_BA
             Order.objects.filter(pk__in=ids, status=S.SHIPPED).update(status=S.RECEIVED, received_at=now)
             _bulk_events(
                 ids,
-                kind="received",
+                kind=OrderEvent.Kind.RECEIVED,
                 from_status=S.SHIPPED,
                 to_status=S.RECEIVED,
                 note=_("Received automatically"),
@@ -458,10 +512,23 @@ def orders_auto_receive(*, now: datetime | None = None, batch_size: int = JOB_BA
             return total
 
 
-def _complete_batch(ids: list[int], *, now: datetime) -> None:
-    Order.objects.filter(pk__in=ids, status=S.RECEIVED).update(status=S.COMPLETED, completed_at=now)
-    _bulk_events(ids, kind="completed", from_status=S.RECEIVED, to_status=S.COMPLETED)
-    _send_for_each(signals.order_completed, ids)
+def _complete_batch(ids: list[int], *, now: datetime) -> list[int]:
+    """Complete the locked orders `ids` that are still received and have no open after-sales request,
+    checked again here, under the order locks, in a statement of its own: the query that picked the
+    batch read an earlier snapshot, and a request opened (it locks the order first) and committed
+    just before our lock would be invisible to it. Returns the ids completed."""
+    open_request = AfterSalesRequest.objects.filter(order=OuterRef("pk"), status__in=OPEN_AFTER_SALES)
+    done = list(
+        Order.objects.filter(pk__in=ids, status=S.RECEIVED)
+        .filter(~Exists(open_request))
+        .values_list("pk", flat=True)
+    )
+    if not done:
+        return []
+    Order.objects.filter(pk__in=done).update(status=S.COMPLETED, completed_at=now)
+    _bulk_events(done, kind=OrderEvent.Kind.COMPLETED, from_status=S.RECEIVED, to_status=S.COMPLETED)
+    _send_for_each(signals.order_completed, done)
+    return done
 
 
 def orders_complete_due(*, now: datetime | None = None, batch_size: int = JOB_BATCH_SIZE) -> int:
@@ -484,7 +551,6 @@ def orders_complete_due(*, now: datetime | None = None, batch_size: int = JOB_BA
             ids = [order.pk for order in locked]
             if not ids:
                 return total
-            _complete_batch(ids, now=now)
-            total += len(ids)
+            total += len(_complete_batch(ids, now=now))
         if len(ids) < batch_size:
             return total

@@ -8,7 +8,7 @@ Rules kept here:
   recorded and refunded automatically.
 - No database lock is held across a provider call: rows are written in one short transaction and
   the provider is called after commit (prepay in the request, close and refund in Celery tasks with
-  retries). Refunds settle on the refund notification or on a synchronous SUCCESS.
+  retries). Refunds (per line) live in shop.services.refunds.
 - Lock order: the order row first, then the payment or refund, then SKUs.
 """
 
@@ -20,32 +20,37 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from shop import signals
-from shop.models import AfterSalesRequest, Order, OrderLine, Payment, Refund
+from shop.models import Order, OrderEvent, Payment, Refund
 from shop.payments import get_payment_provider
 from shop.payments.base import (
     CombinedPaymentNotification,
     InvalidNotification,
     PaymentNotification,
     PaymentProviderError,
-    PaymentRefused,
     PrepayResult,
-    RefundNotification,
     SubOrder,
     TransactionAlreadyPaid,
     TransactionNotFound,
     TransactionState,
 )
-from shop.services.locking import lock_one, lock_ordered
-from shop.services.order_errors import (
+from shop.services.errors import (
     AmountMismatch,
     InvalidTransition,
     OrderNotFound,
     PaymentExpired,
-    RefundExceedsPaid,
     UnknownPayment,
 )
-from shop.services.orders import order_event_log, order_mark_paid, orders_mark_paid, send_on_commit
+from shop.services.locking import lock_one, lock_ordered
+from shop.services.orders import order_event_log, order_mark_paid, orders_mark_paid
+from shop.services.refunds import (  # noqa: F401 (refund names kept here for callers)
+    refund_create,
+    refund_mark_failed,
+    refund_notification_check,
+    refund_notification_handle,
+    refund_settle,
+    refund_submit,
+    refundable_fen,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -303,15 +308,23 @@ def payments_record_combined(*, notification: CombinedPaymentNotification) -> li
 
 
 def _refund_late_payment(*, order: Order, payment: Payment) -> None:
+    """Money for an order no longer awaiting payment (cancelled meanwhile): kept, logged and
+    refunded in full. The caller holds the order lock."""
     order_event_log(
         order=order,
-        kind="paid_after_cancel",
+        kind=OrderEvent.Kind.PAID_AFTER_CANCEL,
         from_status=order.status,
         to_status=order.status,
         note=_("Payment %(txn)s arrived after the order was %(status)s; refunding it.")
         % {"txn": payment.transaction_id, "status": order.get_status_display()},
     )
-    refund_create(order=order, payment=payment, amount_fen=payment.amount_fen, reason=_("Order cancelled"))
+    refund_create(
+        order=order,
+        payment=payment,
+        amount_fen=payment.amount_fen,
+        source=Refund.Source.LATE_PAYMENT,
+        reason=_("Order cancelled"),
+    )
 
 
 def payment_close(*, payment_id: int) -> Payment | None:
@@ -415,197 +428,4 @@ def payments_close_overdue(*, now: datetime) -> int:
     return answered
 
 
-# --- refunding -----------------------------------------------------------------------------------
-
-
-def refundable_fen(payment: Payment) -> int:
-    taken = sum(
-        Refund.objects.filter(
-            payment=payment, status__in=[Refund.Status.PROCESSING, Refund.Status.SUCCEEDED]
-        ).values_list("amount_fen", flat=True)
-    )
-    return payment.amount_fen - taken
-
-
-def refund_create(
-    *,
-    order: Order,
-    payment: Payment,
-    amount_fen: int,
-    reason: str,
-    after_sales: AfterSalesRequest | None = None,
-) -> Refund:
-    """Write a Refund of `amount_fen` against a succeeded payment, and submit it to the provider after
-    commit (task `submit_refund`, retried). The caller holds the order lock in its transaction.
-
-    Refuses (RefundExceedsPaid) a refund above what was paid and not already refunded or refunding.
-    """
-    assert transaction.get_connection().in_atomic_block, "refund_create needs the caller's transaction"
-    payment = lock_one(Payment.objects.filter(pk=payment.pk))
-    if payment.status != Payment.Status.SUCCEEDED:
-        raise RefundExceedsPaid(_("This order has no completed payment to refund."))
-    amount_fen = int(amount_fen)
-    if amount_fen <= 0 or amount_fen > refundable_fen(payment):
-        raise RefundExceedsPaid(field="amount_fen")
-    refund = Refund.objects.create(
-        order=order,
-        payment=payment,
-        after_sales=after_sales,
-        out_refund_no=_trade_number("R"),
-        amount_fen=amount_fen,
-        reason=(reason or "")[:80],
-    )
-    order_event_log(order=order, kind="refund_requested", note=f"{refund.out_refund_no} {amount_fen}")
-    from shop.tasks import submit_refund
-
-    transaction.on_commit(lambda: submit_refund.delay(refund.pk))
-    return refund
-
-
-def refund_submit(*, refund_id: int) -> Refund | None:
-    """Ask the provider for a processing refund (Celery task), outside any transaction.
-
-    Idempotent per out_refund_no at the provider; a refund already settled or failed is left alone.
-    A refusal marks it failed; SUCCESS settles it now; otherwise the refund notification settles it.
-    Raises PaymentProviderError when the provider is unreachable (the task retries).
-    """
-    refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
-    if refund is None or refund.status != Refund.Status.PROCESSING:
-        return refund
-    try:
-        result = get_payment_provider().refund(
-            out_trade_no=refund.payment.out_trade_no,
-            out_refund_no=refund.out_refund_no,
-            amount_fen=refund.amount_fen,
-            total_fen=refund.payment.amount_fen,
-            reason=refund.reason,
-        )
-    except PaymentRefused as exc:
-        return refund_mark_failed(out_refund_no=refund.out_refund_no, note=str(exc))
-    Refund.objects.filter(pk=refund.pk, refund_id__isnull=True).update(refund_id=result.refund_id[:64])
-    if result.status == "SUCCESS":
-        return refund_settle(
-            out_refund_no=refund.out_refund_no, refund_id=result.refund_id, amount_fen=refund.amount_fen
-        )
-    if result.status in REFUND_FINAL_FAILURES:
-        return refund_mark_failed(out_refund_no=refund.out_refund_no, note=result.status)
-    refund.refresh_from_db()
-    return refund
-
-
-def refund_notification_handle(*, headers, body: bytes) -> Refund | None:
-    """Handle a refund notification: verified by the provider, then settled or marked failed."""
-    notification: RefundNotification = get_payment_provider().parse_refund_notification(
-        headers=headers, body=body
-    )
-    refund_notification_check(notification=notification)
-    if notification.succeeded:
-        return refund_settle(
-            out_refund_no=notification.out_refund_no,
-            refund_id=notification.refund_id,
-            amount_fen=notification.amount_fen,
-            succeeded_at=notification.success_time,
-        )
-    if notification.refund_status in REFUND_FINAL_FAILURES:
-        return refund_mark_failed(out_refund_no=notification.out_refund_no, note=notification.refund_status)
-    return Refund.objects.filter(out_refund_no=notification.out_refund_no).first()
-
-
-def refund_notification_check(*, notification: RefundNotification) -> None:
-    """A verified refund notification must be about one of our refunds and agree with it field by
-    field: the refund's own payment (out_trade_no and transaction id), that refund's amount, and its
-    provider refund id once we know it. Anything else raises InvalidNotification (the endpoint answers
-    400 and logs it) before anything is written, whatever state the notification reports."""
-    refund = Refund.objects.select_related("payment").filter(out_refund_no=notification.out_refund_no).first()
-    if refund is None:
-        raise UnknownPayment()
-    expected = {
-        "out_trade_no": refund.payment.out_trade_no,
-        "transaction_id": refund.payment.transaction_id,
-        "amount": refund.amount_fen,
-        "refund_id": refund.refund_id or notification.refund_id,
-    }
-    given = {
-        "out_trade_no": notification.out_trade_no,
-        "transaction_id": notification.transaction_id,
-        "amount": int(notification.amount_fen),
-        "refund_id": notification.refund_id,
-    }
-    wrong = sorted(name for name in expected if expected[name] != given[name])
-    if wrong:
-        logger.warning(
-            "refund notification for %s refused: %s differ (ours %s, theirs %s)",
-            refund.out_refund_no,
-            ", ".join(wrong),
-            {name: expected[name] for name in wrong},
-            {name: given[name] for name in wrong},
-        )
-        raise InvalidNotification(
-            f"The refund notification does not match refund {refund.out_refund_no}: {', '.join(wrong)}."
-        )
-
-
-def refund_settle(
-    *, out_refund_no: str, refund_id: str, amount_fen: int, succeeded_at: datetime | None = None
-) -> Refund:
-    """Mark a refund succeeded and move the money on the order and its lines; sends order_refunded.
-
-    Locks the order, then the refund. Settling twice changes nothing. The amount must equal the
-    refund's (AmountMismatch otherwise). An after-sales refund credits its line and closes the request;
-    a whole-order refund (paid after cancel) credits every line in full.
-    """
-    found = Refund.objects.filter(out_refund_no=out_refund_no).values_list("pk", "order_id").first()
-    if found is None:
-        raise UnknownPayment()
-    pk, order_id = found
-    with transaction.atomic():
-        order = lock_one(Order.objects.filter(pk=order_id))
-        refund = lock_one(Refund.objects.filter(pk=pk))
-        if refund.status == Refund.Status.SUCCEEDED:
-            return refund
-        if int(amount_fen) != refund.amount_fen:
-            raise AmountMismatch()
-        refund.status = Refund.Status.SUCCEEDED
-        refund.refund_id = refund.refund_id or refund_id[:64]
-        refund.succeeded_at = succeeded_at or timezone.now()
-        refund.save(update_fields=["status", "refund_id", "succeeded_at"])
-        order.refunded_fen = min(order.total_fen, order.refunded_fen + refund.amount_fen)
-        order.save(update_fields=["refunded_fen"])
-        if refund.after_sales_id:
-            request = AfterSalesRequest.objects.select_related("line").get(pk=refund.after_sales_id)
-            line = request.line
-            line.refunded_quantity = min(line.quantity, line.refunded_quantity + request.quantity)
-            line.refunded_fen = min(line.total_fen, line.refunded_fen + refund.amount_fen)
-            line.save(update_fields=["refunded_quantity", "refunded_fen"])
-            AfterSalesRequest.objects.filter(pk=request.pk).update(status=AfterSalesRequest.Status.REFUNDED)
-        elif order.refunded_fen >= order.total_fen:
-            for line in OrderLine.objects.filter(order=order):
-                line.refunded_quantity, line.refunded_fen = line.quantity, line.total_fen
-                line.save(update_fields=["refunded_quantity", "refunded_fen"])
-        order_event_log(
-            order=order,
-            kind="refunded",
-            from_status=order.status,
-            to_status=order.status,
-            note=f"{refund.out_refund_no} {refund.amount_fen}",
-        )
-        send_on_commit(signals.order_refunded, order=order, refund=refund)
-    return refund
-
-
-def refund_mark_failed(*, out_refund_no: str, note: str = "") -> Refund | None:
-    """The provider refused or closed the refund: mark it failed (once) and log it on the order.
-    The amount becomes refundable again; an after-sales request stays approved for a retry."""
-    found = Refund.objects.filter(out_refund_no=out_refund_no).values_list("pk", "order_id").first()
-    if found is None:
-        raise UnknownPayment()
-    pk, order_id = found
-    with transaction.atomic():
-        order = lock_one(Order.objects.filter(pk=order_id))
-        refund = lock_one(Refund.objects.filter(pk=pk))
-        if refund.status != Refund.Status.PROCESSING:
-            return refund
-        refund.status = Refund.Status.FAILED
-        refund.save(update_fields=["status"])
-        order_event_log(order=order, kind="refund_failed", note=f"{out_refund_no} {note}"[:300])
-    return refund
+# --- refunding: shop.services.refunds (names kept here for callers) ------------------------------

@@ -1,5 +1,7 @@
 """After-sales pages: request a refund (or return and refund) on one line, see and withdraw requests."""
 
+from datetime import timedelta
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -14,7 +16,12 @@ from config.exceptions import DomainError, form_error_from
 from shop.models import AfterSalesRequest
 from shop.private_media import content_type_for
 from shop.selectors.orders import after_sales_for_buyer, after_sales_photo_for_viewer, order_for_buyer
-from shop.services.aftersales import MAX_PHOTOS, after_sales_create, after_sales_withdraw
+from shop.services.aftersales import (
+    MAX_PHOTOS,
+    after_sales_create,
+    after_sales_return_ship,
+    after_sales_withdraw,
+)
 
 
 class MultipleImageInput(forms.ClearableFileInput):
@@ -87,13 +94,41 @@ def after_sales_new(request, number: str):
     return render(request, "shop/orders/after_sales_form.html", {"form": form, "order": order})
 
 
+class ReturnShipmentForm(forms.Form):
+    carrier = forms.CharField(label=gettext_lazy("Carrier"), max_length=40)
+    tracking_number = forms.CharField(label=gettext_lazy("Tracking number"), max_length=64)
+
+
 @login_required
 def after_sales_list(request):
-    return render(
-        request,
-        "shop/orders/after_sales_list.html",
-        {"requests": after_sales_for_buyer(user=request.user)[:50]},
-    )
+    requests = list(after_sales_for_buyer(user=request.user)[:50])
+    return_days = timedelta(days=settings.AFTER_SALES_RETURN_DAYS)
+    for row in requests:
+        if row.status in (AfterSalesRequest.Status.AWAITING_RETURN, AfterSalesRequest.Status.RETURN_SHIPPED):
+            row.return_form = ReturnShipmentForm(
+                initial={"carrier": row.return_carrier, "tracking_number": row.return_tracking_number},
+                prefix=f"r{row.pk}",
+            )
+            row.return_deadline = row.decided_at + return_days if row.decided_at else None
+    return render(request, "shop/orders/after_sales_list.html", {"requests": requests})
+
+
+@login_required
+@require_POST
+def after_sales_return_view(request, request_id: int):
+    """The buyer enters how the goods were sent back (return and refund)."""
+    form = ReturnShipmentForm(request.POST, prefix=f"r{request_id}")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("shop:after-sales")
+    try:
+        after_sales_return_ship(request_id=request_id, buyer=request.user, **form.cleaned_data)
+        messages.success(request, _("Thanks! The shop refunds once the goods arrive."))
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("shop:after-sales")
 
 
 @login_required

@@ -19,6 +19,11 @@ urlpatterns: list = [
     path("orders/<str:number>/after-sales/", aftersales.after_sales_new, name="after-sales-new"),
     path("after-sales/", aftersales.after_sales_list, name="after-sales"),
     path(
+        "after-sales/<int:request_id>/return/",
+        aftersales.after_sales_return_view,
+        name="after-sales-return",
+    ),
+    path(
         "after-sales/<int:request_id>/withdraw/",
         aftersales.after_sales_withdraw_view,
         name="after-sales-withdraw",

@@ -12,8 +12,9 @@ from django.views.decorators.http import require_POST
 from config.exceptions import DomainError
 from shop.models import Order
 from shop.selectors.orders import BUYER_ORDER_TABS, order_for_buyer, orders_for_buyer
+from shop.selectors.timeline import order_timeline
 from shop.services.aftersales import after_sales_window_open
-from shop.services.orders import order_cancel, order_confirm_receipt
+from shop.services.orders import OPEN_AFTER_SALES, order_cancel, order_confirm_receipt
 
 TAB_LABELS = {
     "all": pgettext_lazy("order tab", "All"),
@@ -52,13 +53,13 @@ def _own_order(request, number: str) -> Order:
 @login_required
 def order_detail(request, number: str):
     order = _own_order(request, number)
-    open_lines = {r.line_id for r in order.after_sales.all() if r.status in ("open", "approved")}
+    open_lines = {r.line_id for r in order.after_sales.all() if r.status in OPEN_AFTER_SALES}
     can_request = after_sales_window_open(order)
     for line in order.lines.all():
         line.can_request_after_sales = (
             can_request and line.pk not in open_lines and line.refunded_quantity < line.quantity
         )
-    return render(request, "shop/orders/detail.html", {"order": order})
+    return render(request, "shop/orders/detail.html", {"order": order, "timeline": order_timeline(order)})
 
 
 @login_required

@@ -230,3 +230,11 @@ def test_signing_in_to_ones_own_account_does_not_reset_the_count_of_others(shopp
     assert token_sign_in(attacker.phone, password, address="10.8.8.8").status_code == 200
     answers = [token_sign_in(user.phone, WRONG, address="10.8.8.8").status_code for user in victims[15:]]
     assert answers == [400] * 4 + [429]
+
+
+def test_operators_read_the_sign_in_protection_screens_in_chinese(client, operator, shopper):
+    token_sign_in(shopper.phone, WRONG)
+    client.force_login(operator)
+    assert "登录保护" in client.get(reverse("admin:index")).content.decode()
+    page = client.get(reverse("admin:axes_accessfailurelog_changelist")).content.decode()
+    assert "登录失败记录" in page and "IP 地址" in page

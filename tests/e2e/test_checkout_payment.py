@@ -15,7 +15,11 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_checkout_across_two_shops_is_paid_in_one_cashier_trip(
-    page, live_server, sandbox_reaches_live_server, screenshot, password  # noqa: F811
+    page,
+    live_server,
+    sandbox_reaches_live_server,  # noqa: F811
+    screenshot,
+    password,
 ):
     buyer = UserFactory(password=password, nickname="小明")
     AddressFactory(user=buyer)

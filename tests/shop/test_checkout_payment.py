@@ -155,9 +155,7 @@ def test_a_late_combined_notification_does_not_lose_the_orders_to_the_cancel_job
 def _notification_queries(client, shops: int, django_capture_on_commit_callbacks) -> int:
     orders = checkout_across(shops)
     result = start(orders[0])
-    headers, body = sandbox_state.payment_notification(
-        sandbox_state.transaction_confirm(result.prepay_id)[0]
-    )
+    headers, body = sandbox_state.payment_notification(sandbox_state.transaction_confirm(result.prepay_id)[0])
     with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
         assert post_notification(client, NOTIFY, headers, body).status_code == 204
     assert Order.objects.filter(pk__in=[o.pk for o in orders], status=Order.Status.PAID).count() == shops

@@ -135,7 +135,10 @@ def test_the_page_answers_a_resent_checkout_form_with_its_orders(client):
     sku = make_sku(stock=5, price_fen=2500)
     client.post(reverse("shop:cart-add"), {"sku_id": sku.pk, "quantity": 1})
     page = client.get(reverse("shop:checkout"))
-    data = {"address_id": buyer.addresses.get().pk, "checkout_id": page.context["form"]["checkout_id"].value()}
+    data = {
+        "address_id": buyer.addresses.get().pk,
+        "checkout_id": page.context["form"]["checkout_id"].value(),
+    }
     first = client.post(reverse("shop:checkout"), data)
     again = client.post(reverse("shop:checkout"), data)
     order = Order.objects.get()

@@ -48,7 +48,8 @@ def test_checkout_two_shops_goes_to_one_pay_page_for_both(client):
         {"address_id": buyer.addresses.get().pk, "checkout_id": page.context["form"]["checkout_id"].value()},
     )
     first = Order.objects.order_by("pk").first()
-    assert response.status_code == 302 and response["Location"] == reverse("shop:order-pay", args=[first.number])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("shop:order-pay", args=[first.number])
     assert Order.objects.count() == 2 and len(set(Order.objects.values_list("checkout_id", flat=True))) == 1
 
 

@@ -278,3 +278,36 @@ def test_the_staff_after_sales_queue_asks_for_permissions_once(client, paid_orde
     membership_reads = [q["sql"] for q in queries.captured_queries if "shop_shopmembership" in q["sql"]]
     permission_reads = [sql for sql in membership_reads if "can_approve_refunds" in sql]
     assert len(permission_reads) == 1, permission_reads
+
+
+def test_the_owner_sets_staff_permissions_through_the_api(shop, other_shop):
+    staff = ShopMembershipFactory(shop=shop).user
+    url = f"{API}/merchant/shops/{shop.pk}/staff/"
+    listed = _api(staff).get(url)
+    assert listed.status_code == 200
+    rows = {row["user_id"]: row for row in listed.json()}
+    assert rows[shop.owner.pk]["role"] == "owner" and all(rows[shop.owner.pk]["permissions"].values())
+    assert rows[staff.pk]["permissions"] == {
+        "ship": True,
+        "answer_after_sales": True,
+        "approve_refunds": False,
+        "change_prices": False,
+        "manage_commission": False,
+    }
+    assert set(rows[staff.pk]["permissions"]) == set(StaffPermission.values)
+
+    # Staff cannot give themselves a right; another shop's owner does not even see the shop.
+    refused = _api(staff).patch(f"{url}{staff.pk}/", {"change_prices": True}, format="json")
+    assert refused.status_code == 403 and refused.json()["code"] == "staff_permission_denied"
+    outsider = _api(other_shop.owner)
+    assert outsider.get(url).status_code == 404
+    assert outsider.patch(f"{url}{staff.pk}/", {"change_prices": True}, format="json").status_code == 404
+    assert not staff_can(user=staff, shop_id=shop.pk, permission="change_prices")
+
+    changed = _api(shop.owner).patch(f"{url}{staff.pk}/", {"change_prices": True}, format="json")
+    assert changed.status_code == 200 and changed.json()["permissions"]["change_prices"] is True
+    assert changed.json()["permissions"]["ship"] is True  # fields not sent stay as they were
+    assert staff_can(user=staff, shop_id=shop.pk, permission="change_prices")
+    bad = _api(shop.owner).patch(f"{url}{staff.pk}/", {"change_prices": "maybe"}, format="json")
+    assert bad.status_code == 400 and "change_prices" in bad.json()
+    assert _api(shop.owner).patch(f"{url}999999/", {"ship": False}, format="json").status_code == 404

@@ -454,6 +454,28 @@ def refund_complete(out_refund_no: str) -> dict:
         return refund
 
 
+def refund_set_status(out_refund_no: str, status: str) -> dict:
+    """Play what WeChat Pay does to a refund after accepting it: ABNORMAL (the buyer's account could
+    not take the money), back to PROCESSING and on to SUCCESS once the merchant settles an abnormal
+    refund, or CLOSED (the amount becomes refundable again)."""
+    refund = refund_get(out_refund_no)
+    if refund is None:
+        raise SandboxError(404, "RESOURCE_NOT_EXISTS", "退款单不存在")
+    with _locked(refund["out_trade_no"]):
+        refund = refund_get(out_refund_no)
+        if refund["status"] in {"SUCCESS", "CLOSED"}:
+            return refund
+        if status == "CLOSED":
+            transaction = transaction_get(refund["out_trade_no"])
+            transaction["refunded_fen"] -= refund["refund_fen"]
+            _save_transaction(transaction)
+        refund["status"] = status
+        if status == "SUCCESS":
+            refund["success_time"] = _now_text()
+        cache.set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
+        return refund
+
+
 def refund_as_json(refund: dict) -> dict:
     """The v3 answer for a refund (create and query)."""
     answer = {

@@ -135,6 +135,12 @@ class SandboxHandle:
             notify.deliver(transaction["notify_url"], headers, body)
         return headers, body
 
+    def refund_status(self, out_refund_no: str, status: str) -> dict:
+        """Move a refund at the sandbox (ABNORMAL, PROCESSING, SUCCESS, CLOSED) without notifying."""
+        from shop.payments.sandbox import state
+
+        return state.refund_set_status(out_refund_no, status)
+
     def refund_notification(
         self, out_refund_no: str, *, deliver: bool = False, timestamp: int | None = None
     ) -> tuple[dict[str, str], bytes]:

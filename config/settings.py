@@ -39,6 +39,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # The admin theme (must come before django.contrib.admin so its templates win); see README "Back office".
+    "simpleui",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -52,6 +54,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "imagekit",
+    "import_export",
     "accounts.apps.SignInProtectionConfig",  # django-axes, sign-in throttling (accounts/signin.py)
     "accounts",
     "shop",
@@ -69,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.frame_options.AdminFramesSameOriginMiddleware",  # the admin theme frames admin pages
     "config.handlers.ShopNotFoundPageMiddleware",
     # Last: sees the lockout flag the sign-in check left on the request, answers 429 (accounts/signin.py).
     "axes.middleware.AxesMiddleware",
@@ -208,6 +212,31 @@ MAX_IMAGE_UPLOAD_BYTES = env.int("MAX_IMAGE_UPLOAD_BYTES", default=5 * 1024 * 10
 IMAGEKIT_DEFAULT_CACHEFILE_STRATEGY = "imagekit.cachefiles.strategies.Optimistic"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- Back office (the admin): django-simpleui theme, spreadsheets through django-import-export ---
+# Everything the theme loads is served from its own static files: no CDN, no version check, no analytics.
+SIMPLEUI_STATIC_OFFLINE = True
+SIMPLEUI_ANALYSIS = False
+SIMPLEUI_HOME_INFO = False
+SIMPLEUI_HOME_QUICK = False
+SIMPLEUI_HOME_ACTION = False
+SIMPLEUI_LOGIN_PARTICLES = False
+# The first tab of the admin is the merchant's "today" page (shop/admin/today.py).
+SIMPLEUI_HOME_PAGE = "/admin/today/"
+SIMPLEUI_HOME_TITLE = "今日待办"
+SIMPLEUI_HOME_ICON = "fas fa-clipboard-list"
+SIMPLEUI_DEFAULT_THEME = "simpleui.css"
+SIMPLEUI_ICON = {
+    "店铺": "fas fa-store",
+    "商品": "fas fa-box",
+    "订单": "fas fa-receipt",
+    "售后申请": "fas fa-undo",
+}
+IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = None
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = None
+# A stock level at or below this is "low" on the merchant's home page and dashboard.
+LOW_STOCK_THRESHOLD = env.int("LOW_STOCK_THRESHOLD", default=5)
+
 # --- Email ------------------------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
@@ -346,3 +375,8 @@ LOGGING = {
     # axes: failures and locks are warnings; its per-attempt chatter is INFO.
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# django-simpleui removes Django's clickjacking middleware from a MIDDLEWARE list when it starts (to
+# frame its tabs); as a tuple it stays, and config.frame_options allows only same-origin frames, only
+# on the admin.
+MIDDLEWARE = tuple(MIDDLEWARE)

@@ -5,12 +5,15 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz
+from shop.views.backoffice import backoffice_today_view
 
 # Unknown /api/ URLs answer in JSON like the rest of the API (pages keep the HTML 404).
 handler404 = "config.handlers.not_found"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # The merchant's home (the admin's first tab), before the admin's own catch-all URLs.
+    path("admin/today/", admin.site.admin_view(backoffice_today_view), name="admin-today"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),

@@ -229,7 +229,7 @@ PAGES = {
                 "待收货",
                 "所选订单发货",
                 "收货人手机号",
-                "付款时间",
+                "创建时间",  # date filters are the theme's date-range pickers, titled in attributes
             ],
             [
                 "Pending payment",
@@ -247,7 +247,7 @@ PAGES = {
                 "pending payment",
                 "Ship selected orders",
                 "Recipient phone",
-                "By paid at",
+                "Created",
             ],
             ["订单编号", "待付款", "收货人手机号"],
         ),

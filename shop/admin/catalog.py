@@ -16,12 +16,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.exceptions import DomainError, form_error_from
+from shop.admin.presentation import yuan_display
+from shop.admin.resources import ProductResource, SKUResource
 from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
     export_as_csv,
-    is_merchant_staff,
+    request_is_merchant_staff,
 )
+from shop.admin.sheets import SheetImportExportMixin
 from shop.models import SKU, Category, Product, ProductImage, Shop, ShopMembership, SpecDimension
 from shop.services import catalog as services
 from shop.services.staff_permissions import (
@@ -266,10 +269,10 @@ class CategoryAdmin(admin.ModelAdmin):
         return super().get_queryset(request).select_related("parent")
 
     def has_module_permission(self, request):
-        return request.user.is_superuser or is_merchant_staff(request.user)
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
     def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or is_merchant_staff(request.user)
+        return request.user.is_superuser or request_is_merchant_staff(request)
 
     def has_add_permission(self, request):
         return request.user.is_superuser
@@ -531,7 +534,8 @@ def _set_stock_action(modeladmin, request, queryset, *, apply):
 
 
 @admin.register(Product)
-class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
+class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
+    resource_classes = [ProductResource]
     form = ProductAdminForm
     list_display = ("title", "shop", "category", "status", "price_display", "stock_total", "sales_count")
     list_filter = ("status", "shop", "category", StockLevelFilter)
@@ -606,7 +610,10 @@ class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
         if SKU in by_model:
             self._save_skus(by_model[SKU])
         if SpecDimension in by_model:
-            self._save_specs(product, by_model[SpecDimension])
+            may_price = staff_can(
+                user=request.user, shop_id=product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            )
+            self._save_specs(product, by_model[SpecDimension], price_new_skus=may_price)
         services.product_set_status(product=product, status=form.cleaned_data["status"])
         product.refresh_from_db()
 
@@ -639,7 +646,7 @@ class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
                 services.sku_update(sku=inline_form.instance, expected=expected, **changes)
 
     @staticmethod
-    def _save_specs(product, formset):
+    def _save_specs(product, formset, *, price_new_skus: bool = True):
         if not formset.has_changed():
             return
         rows = []
@@ -657,7 +664,9 @@ class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
                 )
             )
         rows.sort(key=lambda row: row[0])
-        services.product_specs_set(product=product, specs=[spec for _position, spec in rows])
+        services.product_specs_set(
+            product=product, specs=[spec for _position, spec in rows], price_new_skus=price_new_skus
+        )
 
     @admin.action(description=_("Put selected products on sale"))
     def put_on_sale(self, request, queryset):
@@ -692,9 +701,11 @@ class ProductAdmin(DomainErrorsShownOnFormMixin, ShopScopedModelAdmin):
 
 
 @admin.register(SKU)
-class SKUAdmin(ShopScopedModelAdmin):
-    """Stock at a glance across products: filter sold out or low, set stock in bulk, export."""
+class SKUAdmin(SheetImportExportMixin, ShopScopedModelAdmin):
+    """Stock at a glance across products: filter sold out or low, set stock in bulk, export and
+    import the SKU sheet (price, stock, code per SKU)."""
 
+    resource_classes = [SKUResource]
     shop_path = "product__shop"
     list_display = ("product", "spec_label", "code", "price_display", "stock", "is_active")
     list_filter = (StockLevelFilter, "is_active", "product__shop")
@@ -702,16 +713,9 @@ class SKUAdmin(ShopScopedModelAdmin):
     list_select_related = ("product", "product__shop")
     actions = ["set_stock", export_as_csv]
     csv_export_fields = ("id", "product", "spec_label", "code", "price_display", "stock", "is_active")
-    fields = ("product", "spec_label", "code", "price_fen", "original_price_fen", "stock", "is_active")
-    readonly_fields = (
-        "product",
-        "spec_label",
-        "code",
-        "price_fen",
-        "original_price_fen",
-        "stock",
-        "is_active",
-    )
+    fields = ("product", "spec_label", "code", "price_display", "original_price", "stock", "is_active")
+    readonly_fields = fields
+    original_price = yuan_display("original_price_fen", _("original price"))
 
     @admin.display(description=_("price"), ordering="price_fen")
     def price_display(self, sku):

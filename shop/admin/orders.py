@@ -7,6 +7,7 @@ the after-sales queue's approve / approve-and-restock / reject (actions and butt
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -15,7 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from config.exceptions import DomainError
+from shop.admin.batch_ship import BatchShipAdminMixin
+from shop.admin.lists import ConstantTimeListMixin
+from shop.admin.presentation import RecordPageMixin, yuan_display
+from shop.admin.resources import OrderResource
 from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
+from shop.admin.sheets import SheetExportMixin
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
 from shop.services.aftersales import (
@@ -34,6 +40,8 @@ register_shop_path(Payment, "order__shop")
 register_shop_path(Refund, "order__shop")
 register_shop_path(AfterSalesRequest, "order__shop")
 register_shop_path(AfterSalesPhoto, "request__order__shop")
+
+User = get_user_model()
 
 CARRIERS = ["顺丰速运", "中通快递", "圆通速递", "韵达快递", "申通快递", "京东物流", "EMS", "极兔速递"]
 
@@ -101,7 +109,8 @@ class OrderEventInline(ReadOnlyInline):
 class PaymentInline(ReadOnlyInline):
     model = Payment
     shop_path = "order__shop"
-    fields = ["out_trade_no", "transaction_id", "amount_fen", "status", "paid_at"]
+    fields = ["out_trade_no", "transaction_id", "amount", "status", "paid_at"]
+    amount = yuan_display("amount_fen", _("amount"))
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -139,7 +148,15 @@ class ShipForm(forms.Form):
 
 
 @admin.register(Order)
-class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+class OrderAdmin(
+    SheetExportMixin,
+    BatchShipAdminMixin,
+    RecordPageMixin,
+    ConstantTimeListMixin,
+    ShopScopedAdminMixin,
+    admin.ModelAdmin,
+):
+    resource_classes = [OrderResource]
     list_display = [
         "number",
         "shop",
@@ -151,15 +168,20 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
         "tracking",
     ]
     list_filter = ["status", "created_at", "paid_at", "shop"]
-    date_hierarchy = "created_at"
-    search_fields = ["=number", "recipient_phone", "buyer__phone", "tracking_number"]
+    # Searches are exact and indexed (shop/admin/lists.py): order number, tracking number, the
+    # recipient's or the buyer's phone.
+    search_fields = ["number"]
+    exact_search_fields = ("number", "tracking_number")
+    phone_search_fields = ("recipient_phone",)
+    exact_search_sort = "created_at"
     list_select_related = ["shop", "buyer"]
     actions = ["ship_orders"]
     inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/shop/order/change_form.html"
+    change_list_template = "admin/shop/order/change_list.html"
     fieldsets = [
         (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
-        (_("Money"), {"fields": ["items_fen", "shipping_fen", "total_fen", "refunded_fen"]}),
+        (_("Money"), {"fields": ["items", "shipping", "total", "refunded"]}),
         (
             _("Ship to"),
             {
@@ -193,13 +215,22 @@ class OrderAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     ]
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Order._meta.fields]
+        return [f.name for f in Order._meta.fields] + ["items", "shipping", "total", "refunded"]
 
     def has_add_permission(self, request, *args):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    items = yuan_display("items_fen", _("items"))
+    shipping = yuan_display("shipping_fen", _("shipping"))
+    refunded = yuan_display("refunded_fen", _("refunded"))
+
+    def search_related_ids(self, request, term, phone):
+        if not phone:
+            return {}
+        return {"buyer_id": list(User.objects.filter(phone=phone).values_list("pk", flat=True))}
 
     @admin.display(description=_("buyer"))
     def buyer_display(self, order):
@@ -354,11 +385,13 @@ class AfterSalesPhotoInline(ReadOnlyInline):
 
 
 @admin.register(AfterSalesRequest)
-class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
+class AfterSalesRequestAdmin(RecordPageMixin, ConstantTimeListMixin, ShopScopedAdminMixin, admin.ModelAdmin):
     shop_path = "order__shop"
     list_display = ["id", "order_link", "line", "kind", "quantity", "amount", "status", "created_at"]
     list_filter = ["status", "kind", "created_at"]
-    search_fields = ["=order__number", "order__recipient_phone", "order__buyer__phone"]
+    search_fields = ["order__number"]
+    exact_search_fields = ("order__number",)
+    phone_search_fields = ("order__recipient_phone",)
     list_select_related = ["order", "line"]
     ordering = ["status", "-created_at"]
     actions = [
@@ -372,8 +405,16 @@ class AfterSalesRequestAdmin(ShopScopedAdminMixin, admin.ModelAdmin):
     inlines = [AfterSalesPhotoInline]
     change_form_template = "admin/shop/aftersalesrequest/change_form.html"
 
+    def get_fields(self, request, obj=None):
+        # Every field, amounts shown in yuan instead of fen.
+        return [
+            "amount" if f.name == "amount_fen" else f.name
+            for f in AfterSalesRequest._meta.fields
+            if f.name != "id"
+        ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in AfterSalesRequest._meta.fields]
+        return [f.name for f in AfterSalesRequest._meta.fields] + ["amount"]
 
     def has_add_permission(self, request, *args):
         return False

@@ -19,7 +19,7 @@ from shop.api import catalog_serializers as io
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
 from shop.services import catalog as services
-from shop.services.staff_permissions import StaffPermission, staff_require
+from shop.services.staff_permissions import StaffPermission, staff_can, staff_require
 
 # --- Shoppers --------------------------------------------------------------------------------
 
@@ -194,7 +194,13 @@ class MerchantProductSpecsView(APIView):
             services.SpecInput(name=spec["name"], values=tuple(spec["values"]))
             for spec in params.validated_data["specs"]
         ]
-        services.product_specs_set(product=product, specs=specs)
+        services.product_specs_set(
+            product=product,
+            specs=specs,
+            price_new_skus=staff_can(
+                user=request.user, shop_id=product.shop_id, permission=StaffPermission.CHANGE_PRICES
+            ),
+        )
         return Response(_product_output(request.user, pk))
 
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -95,6 +96,13 @@ class Order(models.Model):
             ),
             models.Index(fields=["shipped_at"], condition=Q(status="shipped"), name="order_shipped_idx"),
             models.Index(fields=["received_at"], condition=Q(status="received"), name="order_received_idx"),
+            # The back office at any size: a shop's list in its order, exact searches, sales by day.
+            models.Index(fields=["shop", "-created_at", "-id"], name="order_shop_created_idx"),
+            models.Index(fields=["shop", "paid_at"], name="order_shop_paid_idx"),
+            models.Index(fields=["recipient_phone"], name="order_recipient_phone_idx"),
+            models.Index(
+                fields=["tracking_number"], condition=~Q(tracking_number=""), name="order_tracking_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(total_fen__gte=0), name="order_total_non_negative"),
@@ -196,7 +204,10 @@ class OrderEvent(models.Model):
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.created_at:%Y-%m-%d %H:%M}" if self.created_at else self.kind
+        if not self.created_at:
+            return self.get_kind_display()
+        # In the shop's time zone, like every other time a person reads.
+        return f"{self.get_kind_display()} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
     @property
     def from_status_label(self) -> str:

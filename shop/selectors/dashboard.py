@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
@@ -47,14 +47,17 @@ class ShopNumbers:
 def shop_sales_by_day(*, shop: Shop, days: int = 14, today: date | None = None) -> list[DayFigure]:
     """Paid (and later) orders per local day over the last `days` days, oldest first, zero-filled.
 
-    A day is the day the order was paid (its creation day if the payment time is missing).
+    A day is the local day the order was paid. The range is on `paid_at` itself, so the shop's
+    (shop, paid_at) index finds the rows whatever the number of older orders.
     """
+    tz = timezone.get_current_timezone()
     today = today or timezone.localdate()
     first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, time.min), tz)
+    end = timezone.make_aware(datetime.combine(today + timedelta(days=1), time.min), tz)
     rows = (
-        Order.objects.filter(shop=shop, status__in=SALES_STATUSES)
-        .annotate(day=TruncDate(Coalesce("paid_at", "created_at"), tzinfo=timezone.get_current_timezone()))
-        .filter(day__gte=first, day__lte=today)
+        Order.objects.filter(shop=shop, paid_at__gte=start, paid_at__lt=end, status__in=SALES_STATUSES)
+        .annotate(day=TruncDate("paid_at", tzinfo=tz))
         .values("day")
         .annotate(orders=Count("id"), total=Sum("total_fen"))
     )

@@ -512,12 +512,15 @@ def _clean_specs(specs: Sequence[SpecInput]) -> list[SpecInput]:
     return cleaned
 
 
-def product_specs_set(*, product: Product, specs: Sequence[SpecInput]) -> list[SKU]:
+def product_specs_set(
+    *, product: Product, specs: Sequence[SpecInput], price_new_skus: bool = True
+) -> list[SKU]:
     """Make the product's spec dimensions and values exactly `specs`, then regenerate the SKU grid.
 
     The grid has one SKU per combination of values (颜色 × 尺码). Existing SKUs whose combination
     still exists keep their price, stock and code; new combinations start at the price of the
-    cheapest existing SKU with stock 0; SKUs of combinations that no longer exist are deleted (order
+    cheapest existing SKU with stock 0 (at ¥0, not for sale until priced, with `price_new_skus`
+    False: for staff who may not change prices); SKUs of combinations that no longer exist are deleted (order
     lines keep their own snapshot). With no dimensions the product has one default SKU. Holds the
     product row lock. Calling it again with the same specs changes nothing. Returns the grid in order.
     """
@@ -556,14 +559,16 @@ def product_specs_set(*, product: Product, specs: Sequence[SpecInput]) -> list[S
                     spec_value.save(update_fields=["position"])
                 row.append(spec_value)
             ordered_values.append(row)
-        grid = _sku_grid_sync(product=product, ordered_values=ordered_values)
+        grid = _sku_grid_sync(product=product, ordered_values=ordered_values, price_new_skus=price_new_skus)
         _product_refresh_price(product.pk)
         _take_off_sale_if_unsellable(product.pk)
         catalog_cache_invalidate(product_ids=[product.pk])
     return grid
 
 
-def _sku_grid_sync(*, product: Product, ordered_values: list[list[SpecValue]]) -> list[SKU]:
+def _sku_grid_sync(
+    *, product: Product, ordered_values: list[list[SpecValue]], price_new_skus: bool = True
+) -> list[SKU]:
     skus = list(product.skus.prefetch_related("spec_values").order_by("pk"))
     combinations = list(itertools.product(*ordered_values)) if ordered_values else [()]
     wanted = {frozenset(v.pk for v in combo) for combo in combinations}
@@ -578,7 +583,7 @@ def _sku_grid_sync(*, product: Product, ordered_values: list[list[SpecValue]]) -
             sku.delete()
     skus = list(by_combination.values())
     priced = [sku.price_fen for sku in skus if sku.price_fen > 0]
-    starting_price = min(priced) if priced else 0
+    starting_price = min(priced) if priced and price_new_skus else 0
     grid = []
     for combo in combinations:
         key = frozenset(v.pk for v in combo)

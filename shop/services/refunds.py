@@ -300,6 +300,13 @@ def refund_create(
             if line.sku_id and units:
                 back[line.sku_id] = back.get(line.sku_id, 0) + units
         stock_return(quantities=back)
+        if back:
+            # Stock moved outside an order event: the cached pages showing it follow now.
+            from shop.services.catalog import catalog_cache_invalidate
+
+            catalog_cache_invalidate(
+                product_ids=[line.product_id for line, units, _fen in planned if units and line.product_id]
+            )
     order_event_log(
         order=order,
         kind=OrderEvent.Kind.REFUND_REQUESTED,

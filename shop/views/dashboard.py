@@ -1,62 +1,29 @@
-"""The merchant dashboard in the admin: the shop's numbers and a sales chart drawn as inline SVG."""
+"""The merchant dashboard in the admin: the shop's numbers and a sales chart drawn by Chart.js,
+which is served with the app from static/vendor/chartjs (no CDN)."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from shop.admin.scoping import managed_shops
 from shop.selectors.dashboard import DayFigure, shop_numbers
 from shop.templatetags.money import format_fen
 
 
-@dataclass
-class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-    value_label: str
-    title: str
-
-
-CHART_WIDTH = 560
-CHART_HEIGHT = 200
-CHART_BOTTOM = 170
-CHART_TOP = 20
-
-
 def sales_chart(days: list[DayFigure]) -> dict:
-    """Bar geometry for the SVG: one bar per day, scaled to the best day."""
-    if not days:
-        return {"bars": [], "width": CHART_WIDTH, "height": CHART_HEIGHT, "baseline": CHART_BOTTOM}
-    best = max(day.total_fen for day in days) or 1
-    slot = CHART_WIDTH / len(days)
-    bars = []
-    for index, day in enumerate(days):
-        height = (CHART_BOTTOM - CHART_TOP) * day.total_fen / best
-        bars.append(
-            Bar(
-                x=round(index * slot + slot * 0.15, 1),
-                y=round(CHART_BOTTOM - height, 1),
-                width=round(slot * 0.7, 1),
-                height=round(height, 1),
-                label=day.day.strftime("%m-%d"),
-                value_label=format_fen(day.total_fen) if day.total_fen else "",
-                title=ngettext(
-                    "%(day)s: %(orders)d order, %(total)s",
-                    "%(day)s: %(orders)d orders, %(total)s",
-                    day.orders,
-                )
-                % {"day": day.day.isoformat(), "orders": day.orders, "total": format_fen(day.total_fen)},
-            )
-        )
-    return {"bars": bars, "width": CHART_WIDTH, "height": CHART_HEIGHT, "baseline": CHART_BOTTOM}
+    """The sales chart's data for Chart.js (static/vendor/chartjs): one point per day, oldest first.
+    Amounts go out in fen and in yuan text, so the page formats money the same way as everywhere."""
+    return {
+        "labels": [day.day.strftime("%m-%d") for day in days],
+        "days": [day.day.isoformat() for day in days],
+        "sales_fen": [day.total_fen for day in days],
+        "sales_text": [format_fen(day.total_fen) for day in days],
+        "orders": [day.orders for day in days],
+        "sales_label": _("Sales (¥)"),
+        "orders_label": _("Paid orders"),
+    }
 
 
 def merchant_dashboard(request, *, model_admin):

@@ -142,3 +142,26 @@ def test_guessing_across_two_instances_doors_and_addresses_locks_within_the_limi
     AccessAttempt.objects.update(attempt_time=past)
     assert "token" in token(second, owner.phone, password, "198.51.100.1").json()
     assert page(first, owner.phone, password, "198.51.100.2").status_code == 302
+
+
+def test_a_burst_of_parallel_guesses_is_locked_after_the_limit_plus_what_was_in_flight(
+    two_instances, password
+):
+    """30 guesses at once from 10 threads across both instances (2 × 2 request threads): only guesses
+    already inside a server when the lock comes in may still be answered; every later one is 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first, second = two_instances
+    owner = UserFactory(password=password)
+    limit = settings.AXES_FAILURE_LIMIT
+    in_flight = 2 * 2  # gunicorn --workers=1 --threads=2 on each of the two instances
+
+    def guess(n):
+        return token(first if n % 2 else second, owner.phone, WRONG, f"198.51.100.{n % 3 + 1}").status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(guess, range(30)))
+    print("answers:", statuses)
+    assert set(statuses) <= {400, 429}
+    assert limit - 1 <= statuses.count(400) <= limit - 1 + in_flight, statuses
+    assert token(second, owner.phone, password, "198.51.100.9").status_code == 429

@@ -53,6 +53,7 @@ BENCH_MODULES = [
     "tests.load.bench_catalog",
     "tests.load.bench_checkout",
     "tests.load.bench_affiliates",
+    "tests.load.bench_admin",
 ]
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "weshop_bench")
 BARE_PATH = "/bench/bare/"

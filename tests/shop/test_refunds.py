@@ -478,6 +478,7 @@ def _count_queries(client, url):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    client.get(url)  # warm: first-request work of a fresh sign-in (session, sign-in records) is not counted
     with CaptureQueriesContext(connection) as captured:
         assert client.get(url).status_code == 200
     return len(captured.captured_queries)
@@ -528,3 +529,27 @@ def test_the_reconcile_job_racing_the_notification_settles_once(two_line_order, 
     assert order.refunded_fen == 900
     assert order.events.filter(kind=OrderEvent.Kind.REFUNDED).count() == 1
     assert Notification.objects.filter(user=order.buyer, kind="refund_succeeded").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("celery_eager")
+def test_stock_put_back_by_a_refund_shows_on_the_cached_product_page_at_once(
+    client, wechatpay_sandbox, django_capture_on_commit_callbacks
+):
+    """Restocking happens when the refund is started, not when it settles (it may never: here the
+    provider refuses it), so the cached product page must follow then."""
+    from tests.shop.order_factories import pay_order
+
+    sku = make_sku(price_fen=800, stock=2, title="限量徽章")
+    with django_capture_on_commit_callbacks(execute=True):
+        order = pay_order(place_order(sku=sku, quantity=2))
+    page = reverse("shop:product-detail", args=[sku.product_id])
+    assert "已售罄" in client.get(page).content.decode()  # now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = order_refund(
+            order_id=order.pk, actor=order.shop.owner, reason="缺货", full=True, restock=True
+        )
+    refund.refresh_from_db()
+    assert refund.status == Refund.Status.FAILED  # the sandbox never saw this payment
+    assert SKU.objects.get(pk=sku.pk).stock == 2
+    assert "已售罄" not in client.get(page).content.decode()

@@ -311,3 +311,21 @@ def test_the_owner_sets_staff_permissions_through_the_api(shop, other_shop):
     bad = _api(shop.owner).patch(f"{url}{staff.pk}/", {"change_prices": "maybe"}, format="json")
     assert bad.status_code == 400 and "change_prices" in bad.json()
     assert _api(shop.owner).patch(f"{url}999999/", {"ship": False}, format="json").status_code == 404
+
+
+def test_new_spec_combinations_made_by_staff_without_the_right_start_unpriced(shop):
+    """Adding a spec value makes new SKUs; they would take the cheapest existing price, which is a
+    price decision: for staff who may not change prices they start at ¥0 (not for sale)."""
+    product = make_sku(shop=shop, price_fen=1000, stock=5).product
+    specs_url = f"{API}/merchant/products/{product.pk}/specs/"
+    owner, staff = _api(shop.owner), _api(ShopMembershipFactory(shop=shop).user)
+
+    def put(api, values):
+        response = api.put(specs_url, {"specs": [{"name": "颜色", "values": values}]}, format="json")
+        assert response.status_code == 200
+        return {row["spec_label"]: row["price_fen"] for row in response.json()["skus"]}
+
+    put(owner, ["红色"])
+    SKU.objects.filter(product=product).update(price_fen=1000)
+    assert put(staff, ["红色", "蓝色"]) == {"红色": 1000, "蓝色": 0}
+    assert put(owner, ["红色", "蓝色", "白色"]) == {"红色": 1000, "蓝色": 0, "白色": 1000}

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0007_refund_lines_and_returns'),
+        ('shop', '0008_backoffice_indexes'),
     ]
 
     operations = [

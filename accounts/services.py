@@ -30,6 +30,7 @@ from accounts.errors import (
 )
 from accounts.models import Address, FriendRequest, Friendship, Notification
 from accounts.validators import normalize_phone, validate_cn_mobile
+from outbox.services import outbox_enqueue, outbox_handler
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -342,14 +343,14 @@ def friendship_remove(*, user, friend_id: int) -> None:
 def notification_send(
     *, user_id: int, key: str, kind: str, title: str, body: str = "", url: str = ""
 ) -> None:
-    """Queue delivery of one notification once the current transaction commits.
+    """Record delivery of one notification in the current transaction (an outbox message, relayed to
+    a worker once it commits; see outbox/services.py).
 
     `key` names the event (e.g. "order-paid:42"): however often it is sent, the user gets one inbox
-    row and at most one e-mail. Nothing is queued if the transaction rolls back.
+    row and at most one e-mail. Nothing is sent if the transaction rolls back; once it commits, a
+    broker outage only delays it.
     """
-    from accounts.tasks import deliver_notification
-
-    kwargs = {
+    payload = {
         "user_id": user_id,
         "key": key,
         "kind": kind,
@@ -357,9 +358,10 @@ def notification_send(
         "body": str(body),
         "url": url,
     }
-    transaction.on_commit(lambda: deliver_notification.delay(**kwargs))
+    outbox_enqueue(handler=notification_deliver, payload=payload)
 
 
+@outbox_handler
 def notification_deliver(
     *, user_id: int, key: str, kind: str, title: str, body: str = "", url: str = ""
 ) -> Notification | None:
@@ -370,8 +372,8 @@ def notification_deliver(
        concurrent deliveries; the loser reads the winner's row). It is committed before any e-mail.
     2. The row is locked (SELECT ... FOR UPDATE); if `emailed_at` is still empty the e-mail is sent
        and `emailed_at` set in the same transaction. A concurrent delivery waits on the lock and then
-       finds `emailed_at` set. An SMTP failure raises (so the Celery task retries), rolls back only
-       step 2, and the retry re-attempts only the e-mail.
+       finds `emailed_at` set. An SMTP failure raises (so the outbox retries it with backoff), rolls
+       back only step 2, and the retry re-attempts only the e-mail.
     Returns None when the user no longer exists.
     """
     user = User.objects.filter(pk=user_id).only("pk", "email", "is_active").first()

@@ -1,28 +1,20 @@
-"""The Redis cache backend, minus one cost.
+"""The Redis client behind the cache, for the few writes that must know they failed.
 
-Django's RedisCache builds a new redis.Redis client object for every cache call. With redis-py 5
-and later that constructor costs about 0.2 ms, more than the round trip to Redis itself, and it is
-paid on every cached page view. A redis.Redis client is thread-safe and takes a connection from its
-pool for each command, so one client per pool (per process) is enough.
+Cache calls through Django's API never fail here: django-redis's IGNORE_EXCEPTIONS turns an
+unreachable Redis into misses and dropped writes (config/settings.py). That is right for reads and
+for filling the cache, but not for dropping stale entries: a drop that silently did nothing leaves a
+stale page behind. Those run in a worker (outbox handlers) on the raw client from `redis_client()`,
+so a failure raises and the outbox retries it.
 """
 
-from django.core.cache.backends import redis as django_redis
+from django.core.cache import caches
 
 
-class _ReusedClientRedisCacheClient(django_redis.RedisCacheClient):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._clients = {}
-
-    def get_client(self, key=None, *, write=False):
-        pool = self._get_connection_pool(write)
-        client = self._clients.get(id(pool))
-        if client is None:
-            client = self._clients[id(pool)] = self._client(connection_pool=pool)
-        return client
-
-
-class RedisCache(django_redis.RedisCache):
-    def __init__(self, server, params):
-        super().__init__(server, params)
-        self._class = _ReusedClientRedisCacheClient
+def redis_client(alias: str = "default"):
+    """The django-redis backend's raw redis.Redis client (writes go to the primary), or None when the
+    cache is not Redis (the local demo's file cache)."""
+    backend = caches[alias]
+    client = getattr(backend, "client", None)
+    if client is None or not hasattr(client, "get_client"):
+        return None
+    return client.get_client(write=True)

@@ -1,11 +1,19 @@
-"""/healthz: 200 when the database and Redis answer, 503 naming what failed."""
+"""/healthz: 200 when the database and Redis answer, 503 naming what failed.
+
+Either way it also says how this process has been getting on: cache calls that failed and were
+served as misses, outbox relays the broker refused (both since the process started, see
+config/logging.py), and outbox messages waiting past their due time (work a worker or the broker
+owes: see outbox/services.py)."""
 
 import logging
 
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
+
+from config.logging import failure_counts
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +41,24 @@ def _check_redis() -> str | None:
     return None
 
 
+def _outbox_overdue() -> int | None:
+    from outbox.models import Message
+
+    try:
+        return Message.objects.filter(done_at__isnull=True, due_at__lt=timezone.now()).count()
+    except Exception:  # the database check reports why
+        return None
+
+
+def _degradation() -> dict:
+    counts = failure_counts()
+    return {
+        "cache_errors": counts.get("weshop.cache", 0),
+        "outbox_relay_errors": counts.get("weshop.outbox.relay", 0),
+        "outbox_overdue": _outbox_overdue(),
+    }
+
+
 @never_cache
 def healthz(request):
     failures = {
@@ -40,5 +66,7 @@ def healthz(request):
     }
     if failures:
         logger.warning("health check failed: %s", failures)
-        return JsonResponse({"status": "unavailable", "failed": failures}, status=503)
-    return JsonResponse({"status": "ok", "redis": "ok" if settings.REDIS_URL else "not configured"})
+        return JsonResponse({"status": "unavailable", "failed": failures, **_degradation()}, status=503)
+    return JsonResponse(
+        {"status": "ok", "redis": "ok" if settings.REDIS_URL else "not configured", **_degradation()}
+    )

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "imagekit",
     "import_export",
     "accounts.apps.SignInProtectionConfig",  # django-axes, sign-in throttling (accounts/signin.py)
+    "outbox",
     "accounts",
     "shop",
     "affiliates",
@@ -112,14 +113,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, sessions, Celery broker ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis is a cache here, kept with no persistence: when it cannot be reached, every cache call is a
+# miss (django-redis's IGNORE_EXCEPTIONS: reads answer "not found", writes are dropped), logged at
+# most once a minute on the "weshop.cache" logger and counted on /healthz (config/logging.py). No
+# call pays an extra round trip for this; the short timeouts bound what a dead server costs.
+CACHE_OPTIONS = {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "weshop.cache"
 if REDIS_URL:
+    _cache_key_prefix = env.str("CACHE_KEY_PREFIX", default="weshop")
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.RedisCache",  # Django's, reusing its client: see config/cache.py
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="weshop"),
+            "KEY_PREFIX": _cache_key_prefix,
             "TIMEOUT": 300,
-        }
+            "OPTIONS": CACHE_OPTIONS,
+        },
+        # The WeChat Pay sandbox plays the provider's side and keeps its state here: it is not our cache,
+        # so its errors are errors (a provider that lost a transaction must not pretend it has none).
+        "sandbox": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": _cache_key_prefix,
+            "TIMEOUT": 300,
+        },
     }
 else:
     # Shared between the web, worker and beat processes of a local demo, unlike a memory cache.
@@ -130,6 +148,8 @@ else:
             "TIMEOUT": 300,
         }
     }
+    CACHES["sandbox"] = CACHES["default"]
+# Sessions live in PostgreSQL and are cached: with Redis away they are read from the database.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -290,7 +310,14 @@ SPECTACULAR_SETTINGS = {
 # --- Celery -----------------------------------------------------------------------------------
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Publishing never waits for a broker that is away: one quick try, then the outbox's sweep relays
+    # the message later (see outbox/services.py). Workers reconnect on their own (broker_connection_*).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "max_retries": 0,
+        "socket_connect_timeout": 1,
+        "socket_timeout": 5,
+    }
 else:
     _queue_dir = VAR_DIR / "celery-queue"
     CELERY_BROKER_URL = "filesystem://"
@@ -302,6 +329,8 @@ else:
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# Where tasks are queued and workers listen unless told otherwise (tests give each worker its own).
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
@@ -320,7 +349,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
     "reconcile-refunds": {"task": "shop.tasks.reconcile_refunds", "schedule": timedelta(minutes=5)},
     "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
+    # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
+    "outbox-relay-due": {
+        "task": "outbox.tasks.relay_due",
+        "schedule": timedelta(seconds=env.int("OUTBOX_SWEEP_SECONDS", default=30)),
+    },
+    "outbox-purge-done": {"task": "outbox.tasks.purge_done", "schedule": crontab(hour=4, minute=30)},
 }
+
+# The outbox (outbox/services.py): how long after its commit a message is left to the commit's own
+# relay before the sweep sends it, and how long a relayed message may stay undone before it is sent again.
+OUTBOX_RELAY_GRACE_SECONDS = env.int("OUTBOX_RELAY_GRACE_SECONDS", default=60)
+OUTBOX_REDELIVER_SECONDS = env.int("OUTBOX_REDELIVER_SECONDS", default=300)
 
 # --- Domain settings --------------------------------------------------------------------------
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=15))
@@ -371,9 +411,16 @@ LOGGING = {
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
     },
+    "filters": {"once_a_minute": {"()": "config.logging.RateLimitFilter", "seconds": 60}},
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # axes: failures and locks are warnings; its per-attempt chatter is INFO.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # axes: failures and locks are warnings; its per-attempt chatter is INFO.
+        "axes": {"level": "WARNING"},
+        # An unreachable Redis fails every cache call and every relay: say so once a minute, count all.
+        "weshop.cache": {"filters": ["once_a_minute"]},
+        "weshop.outbox.relay": {"filters": ["once_a_minute"]},
+    },
 }
 
 # django-simpleui removes Django's clickjacking middleware from a MIDDLEWARE list when it starts (to

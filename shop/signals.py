@@ -1,9 +1,12 @@
 """Domain events the shop announces. Affiliates and gifting subscribe; the shop never imports them.
 
-Every signal is sent with `transaction.on_commit`, so receivers only ever see committed state, and
-each is sent once per real change (a repeated service call that changes nothing sends nothing).
-Receivers get keyword arguments: `order`; for refunds also `refund`, `lines` (its RefundLine rows:
-order line, units, amount in fen) and `data` (the same as JSON, as written on the OrderEvent).
+Signals are never sent directly: the change that causes one calls
+`shop.services.announce.order_announce(signal, orders=..., **refs)` inside its transaction, which
+records the announcement in the outbox; a worker then calls each receiver on its own, after commit,
+retried until it succeeds (see shop/services/announce.py), so receivers only ever see committed state.
+Each is announced once per real change (a repeated service call that changes nothing announces
+nothing). Receivers get keyword arguments: `order`; for refunds also `refund`, `lines` (its RefundLine
+rows: order line, units, amount in fen) and `data` (the same as JSON, as written on the OrderEvent).
 """
 
 from django.dispatch import Signal

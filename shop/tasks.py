@@ -1,6 +1,9 @@
 """Celery tasks of the shop: thin, idempotent, acks_late, retried with backoff. Each takes ids (or
 nothing), calls one service and is safe to run twice or in two workers at once: the services lock,
-re-check state and skip rows another worker holds."""
+re-check state and skip rows another worker holds.
+
+Work that follows a commit (closing a payment, submitting a refund, announcing an order change) is
+not queued from here but through the outbox (outbox/services.py), recorded with the change itself."""
 
 from celery import shared_task
 
@@ -46,22 +49,6 @@ def clear_stale_carts() -> int:
     from shop.services.cart import cart_clear_stale
 
     return cart_clear_stale()
-
-
-@shared_task(**RETRY)
-def close_payment(payment_id: int) -> None:
-    """Close a cancelled order's open payment at the provider (outside any lock)."""
-    from shop.services.payments import payment_close
-
-    payment_close(payment_id=payment_id)
-
-
-@shared_task(**RETRY)
-def submit_refund(refund_id: int) -> None:
-    """Send a refund to the provider (outside any lock); it settles on its notification."""
-    from shop.services.refunds import refund_submit
-
-    refund_submit(refund_id=refund_id)
 
 
 @shared_task(**RETRY)

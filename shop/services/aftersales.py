@@ -169,6 +169,13 @@ def after_sales_create(
             kind=OrderEvent.Kind.AFTER_SALES_REQUESTED,
             actor=buyer,
             note=f"{request.get_kind_display()} {line.title} × {quantity}",
+            data={
+                "after_sales_id": request.pk,
+                "kind": request.kind,
+                "order_line_id": line.pk,
+                "quantity": quantity,
+                "amount_fen": request.amount_fen,
+            },
         )
     return request
 
@@ -481,7 +488,11 @@ def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None)
         request.decision_note = note[:300]
         request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
         order_event_log(
-            order=order, kind=OrderEvent.Kind.AFTER_SALES_REJECTED, actor=actor, note=request.decision_note
+            order=order,
+            kind=OrderEvent.Kind.AFTER_SALES_REJECTED,
+            actor=actor,
+            note=request.decision_note,
+            data={"after_sales_id": request.pk},
         )
         _tell_buyer(
             order,
@@ -504,5 +515,10 @@ def after_sales_withdraw(*, request_id: int, buyer) -> AfterSalesRequest:
             )
         request.status = R.WITHDRAWN
         request.save(update_fields=["status"])
-        order_event_log(order=order, kind=OrderEvent.Kind.AFTER_SALES_WITHDRAWN, actor=buyer)
+        order_event_log(
+            order=order,
+            kind=OrderEvent.Kind.AFTER_SALES_WITHDRAWN,
+            actor=buyer,
+            data={"after_sales_id": request.pk},
+        )
     return request

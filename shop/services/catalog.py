@@ -19,20 +19,22 @@ After a change commits, the storefront caches that could show it are dropped
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import nh3
 from django.conf import settings
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from PIL import Image, UnidentifiedImageError
 
+from config.cache import redis_client
 from config.exceptions import DomainError, Forbidden
+from outbox.services import outbox_enqueue, outbox_handler
 from shop import signals
 from shop.models import (
     SKU,
@@ -57,36 +59,56 @@ from shop.services.errors import (  # noqa: F401 (names kept for callers)
     SlugTaken,
 )
 
+cache_logger = logging.getLogger("weshop.cache")
+
 # --- Cache ------------------------------------------------------------------------------------
 
 
 def catalog_cache_invalidate(*, product_ids: Iterable[int] = ()) -> None:
     """Drop cached storefront pages that may show these products, once the transaction commits.
 
+    Dropped right after the commit, so the merchant and shoppers see the edit at once; and recorded in
+    the outbox in the same transaction, so a worker drops them again (`catalog_cache_drop`, retried
+    until Redis answers). A Redis outage at commit time neither fails the change nor keeps the stale
+    pages: the in-process drop is skipped (logged on "weshop.cache") and the worker's is retried.
+    """
+    ids = sorted(set(product_ids))
+    outbox_enqueue(handler=catalog_cache_drop, payload={"product_ids": ids})
+    transaction.on_commit(lambda: _catalog_cache_drop_now(ids))
+
+
+def _catalog_cache_drop_now(product_ids: list[int]) -> None:
+    try:
+        catalog_cache_drop(product_ids=product_ids)
+    except Exception as exc:  # the outbox message retries it; the request has committed
+        cache_logger.warning("catalog cache drop failed, left to the outbox: %r", exc)
+
+
+@outbox_handler
+def catalog_cache_drop(*, product_ids: Iterable[int] = ()) -> None:
+    """Drop the product pages of these products and retire every list page (outbox handler; the
+    order receivers call it directly). Raises when Redis cannot be reached, so it is retried.
+
     Product pages are keyed by product and language, so their keys are deleted; list pages (home,
     category, shop, search) carry the catalog generation in their key, so bumping it retires them all.
     """
-    ids = sorted(set(product_ids))
-
-    def drop():
-        keys = [key for product_id in ids for key in product_detail_cache_keys(product_id)]
-        if isinstance(cache, RedisCache):
-            # One round trip (checkout sends this after every order): DEL the product pages and
-            # INCR the generation together. INCR of a missing key makes it 1, as below.
-            pipeline = cache._cache.get_client(write=True).pipeline(transaction=False)
-            if keys:
-                pipeline.delete(*(cache.make_key(key) for key in keys))
-            pipeline.incr(cache.make_key(CATALOG_GENERATION_KEY))
-            pipeline.execute()
-            return
+    keys = [key for product_id in sorted(set(product_ids)) for key in product_detail_cache_keys(product_id)]
+    client = redis_client()
+    if client is not None:
+        # One round trip: DEL the product pages and INCR the generation together. INCR of a
+        # missing key makes it 1, as below.
+        pipeline = client.pipeline(transaction=False)
         if keys:
-            cache.delete_many(keys)
-        try:
-            cache.incr(CATALOG_GENERATION_KEY)
-        except ValueError:  # not set yet (or evicted): any new value retires the old list keys
-            cache.set(CATALOG_GENERATION_KEY, 1, timeout=None)
-
-    transaction.on_commit(drop)
+            pipeline.delete(*(cache.make_key(key) for key in keys))
+        pipeline.incr(cache.make_key(CATALOG_GENERATION_KEY))
+        pipeline.execute()
+        return
+    if keys:
+        cache.delete_many(keys)
+    try:
+        cache.incr(CATALOG_GENERATION_KEY)
+    except ValueError:  # not set yet (or evicted): any new value retires the old list keys
+        cache.set(CATALOG_GENERATION_KEY, 1, timeout=None)
 
 
 # --- Input cleaning --------------------------------------------------------------------------
@@ -803,11 +825,8 @@ def product_unlike(*, user, product: Product) -> bool:
 @receiver(signals.order_refunded, dispatch_uid="catalog-cache-order-refunded")
 def catalog_cache_follows_orders(sender, order, **kwargs):
     """Orders take and return stock and add sales: drop the cached pages of the products involved.
-
-    Code that changes stock outside an order event calls catalog_cache_invalidate itself.
-    """
-    if "lines" in getattr(order, "_prefetched_objects_cache", {}):  # checkout hands over its lines
-        product_ids = [line.product_id for line in order.lines.all() if line.product_id]
-    else:
-        product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
-    catalog_cache_invalidate(product_ids=product_ids)
+    Runs in a worker (shop.services.announce), so it drops them at once; a Redis error raises and
+    the announcement is retried. Code that changes stock outside an order event calls
+    catalog_cache_invalidate itself."""
+    product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
+    catalog_cache_drop(product_ids=product_ids)

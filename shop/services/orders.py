@@ -1,7 +1,8 @@
 """The order state machine: pending_payment → paid → shipped → received → completed, and cancelled.
 
 Each transition is one function here that locks the order row, checks the current state, writes the
-change and an OrderEvent (actor, from, to), and sends its domain signal on commit. Asking for the state
+change and an OrderEvent (actor, from, to), and announces its domain signal in the same transaction
+(shop.services.announce: receivers run after commit, each on its own). Asking for the state
 the order is already in changes nothing and sends nothing; asking for a step the state does not allow
 raises InvalidTransition. `order_mark_paid` is not called by views: the payment notification handler
 (shop.services.payments) is the only path to `paid`.
@@ -17,13 +18,14 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Subquery, Sum, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from config.exceptions import DomainError
+from outbox.services import outbox_enqueue_many, outbox_message
 from shop import signals
 from shop.models import (
     AfterSalesRequest,
@@ -35,6 +37,7 @@ from shop.models import (
     Refund,
     ShopMembership,
 )
+from shop.services.announce import order_announce, order_announcement_messages
 from shop.services.locking import lock_one, lock_ordered
 from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.staff_permissions import StaffPermission, staff_require
@@ -77,10 +80,6 @@ def order_event_log(
         note=note[:300],
         data=data or {},
     )
-
-
-def send_on_commit(signal, **kwargs) -> None:
-    transaction.on_commit(lambda: signal.send(sender=Order, **kwargs))
 
 
 def notify_user(*, user_id: int, key: str, kind: str, title: str, body: str = "", url: str = "") -> None:
@@ -160,6 +159,12 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
         from_status=S.PENDING_PAYMENT,
         to_status=S.PAID,
         note=payment.transaction_id or "",
+        data={
+            "amount_fen": payment.amount_fen,
+            "payment_id": payment.pk,
+            "out_trade_no": payment.out_trade_no,
+            "transaction_id": payment.transaction_id,
+        },
     )
     sold = (
         OrderLine.objects.filter(order=order, product_id__isnull=False)
@@ -169,31 +174,38 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
     for row in sold:
         Product.objects.filter(pk=row["product_id"]).update(sales_count=F("sales_count") + row["n"])
     _tell_merchants_paid(order, merchant_user_ids(order.shop_id))
-    send_on_commit(signals.order_paid, order=order)
+    order_announce(signals.order_paid, orders=[order])
     return True
 
 
-def _tell_merchants_paid(order: Order, user_ids: Iterable[int]) -> None:
+def _merchant_paid_notices(order: Order, user_ids: Iterable[int]) -> list[dict]:
     admin_url = reverse("admin:shop_order_change", args=[order.pk])
-    for user_id in user_ids:
-        notify_user(
-            user_id=user_id,
-            key=f"order-paid:{order.pk}:{user_id}",
-            kind="order_paid",
-            title=_("New paid order %(number)s") % {"number": order.number},
-            body=_("%(amount)s paid. Please ship it.") % {"amount": f"¥{order.total_fen / 100:.2f}"},
-            url=admin_url,
-        )
+    return [
+        {
+            "user_id": user_id,
+            "key": f"order-paid:{order.pk}:{user_id}",
+            "kind": "order_paid",
+            "title": str(_("New paid order %(number)s") % {"number": order.number}),
+            "body": str(_("%(amount)s paid. Please ship it.") % {"amount": f"¥{order.total_fen / 100:.2f}"}),
+            "url": admin_url,
+        }
+        for user_id in user_ids
+    ]
 
 
-def orders_mark_paid(*, orders: list[Order], paid_at: datetime, transaction_ids: dict[int, str]) -> None:
+def _tell_merchants_paid(order: Order, user_ids: Iterable[int]) -> None:
+    for notice in _merchant_paid_notices(order, user_ids):
+        notify_user(**notice)
+
+
+def orders_mark_paid(*, orders: list[Order], paid_at: datetime, payments: dict[int, Payment]) -> None:
     """pending_payment → paid for the orders of one combined payment, at once. Only for
     shop.services.payments, which holds the orders' locks and has just recorded their payments
-    (`transaction_ids`: {order_id: transaction id}) as succeeded. Orders already paid are skipped.
+    (`payments`: {order_id: payment}) as succeeded. Orders already paid are skipped.
 
     Set-based, so a checkout across many shops costs what one across two does: one UPDATE of the
     orders, one INSERT of their events, one UPDATE of the products' sales counts, one read of the
-    merchants to tell and one of the lines (handed to the `order_paid` receivers with the orders).
+    merchants to tell, one INSERT into the outbox (their notices and the `order_paid` announcement).
     """
     orders = [order for order in orders if order.status == S.PENDING_PAYMENT]
     if not orders:
@@ -207,7 +219,14 @@ def orders_mark_paid(*, orders: list[Order], paid_at: datetime, transaction_ids:
                 kind=OrderEvent.Kind.PAID,
                 from_status=S.PENDING_PAYMENT,
                 to_status=S.PAID,
-                note=transaction_ids.get(order.pk, ""),
+                note=payments[order.pk].transaction_id or "",
+                data={
+                    "amount_fen": payments[order.pk].amount_fen,
+                    "payment_id": payments[order.pk].pk,
+                    "out_trade_no": payments[order.pk].out_trade_no,
+                    "transaction_id": payments[order.pk].transaction_id,
+                    "combine_out_trade_no": payments[order.pk].combine_out_trade_no,
+                },
             )
             for order in orders
         ]
@@ -226,11 +245,17 @@ def orders_mark_paid(*, orders: list[Order], paid_at: datetime, transaction_ids:
         shop_id__in={order.shop_id for order in orders}
     ).values_list("shop_id", "user_id"):
         people.setdefault(shop_id, []).append(user_id)
-    prefetch_related_objects(orders, "lines")  # what the receivers read, loaded once for all
+    from accounts.services import notification_deliver
+
+    messages = []
     for order in orders:
         order.status, order.paid_at = S.PAID, paid_at
-        _tell_merchants_paid(order, people.get(order.shop_id, []))
-        send_on_commit(signals.order_paid, order=order)
+        messages += [
+            outbox_message(handler=notification_deliver, payload=notice)
+            for notice in _merchant_paid_notices(order, people.get(order.shop_id, []))
+        ]
+    # The merchants' notices and the `order_paid` announcement: one INSERT into the outbox for all.
+    outbox_enqueue_many(messages + order_announcement_messages(signals.order_paid, orders=orders))
 
 
 @transaction.atomic
@@ -260,8 +285,8 @@ def order_cancel(*, order_id: int, actor=None, buyer=None, reason: str = "") -> 
         to_status=S.CANCELLED,
         note=order.cancel_reason,
     )
-    _close_open_payments_on_commit([order.pk])
-    send_on_commit(signals.order_cancelled, order=order)
+    _close_open_payments([order.pk])
+    order_announce(signals.order_cancelled, orders=[order])
     return order
 
 
@@ -305,6 +330,7 @@ def order_ship(
         from_status=S.PAID,
         to_status=S.SHIPPED,
         note=f"{carrier} {tracking_number}",
+        data={"carrier": carrier, "tracking_number": tracking_number},
     )
     notify_user(
         user_id=order.buyer_id,
@@ -314,7 +340,7 @@ def order_ship(
         body=f"{carrier} {tracking_number}",
         url=buyer_order_url(order),
     )
-    send_on_commit(signals.order_shipped, order=order)
+    order_announce(signals.order_shipped, orders=[order])
     return order
 
 
@@ -355,7 +381,7 @@ def order_confirm_receipt(*, order_id: int, buyer) -> Order:
     order_event_log(
         order=order, kind=OrderEvent.Kind.RECEIVED, actor=buyer, from_status=S.SHIPPED, to_status=S.RECEIVED
     )
-    send_on_commit(signals.order_received, order=order)
+    order_announce(signals.order_received, orders=[order])
     return order
 
 
@@ -391,17 +417,18 @@ def _line_quantities(order_ids: list[int]) -> dict[int, int]:
     return {row["sku_id"]: row["n"] for row in rows}
 
 
-def _close_open_payments_on_commit(order_ids: list[int]) -> None:
+def _close_open_payments(order_ids: list[int]) -> None:
     payment_ids = list(
         Payment.objects.filter(order_id__in=order_ids, status=Payment.Status.CREATED).values_list(
             "pk", flat=True
         )
     )
     if payment_ids:
-        from shop.tasks import close_payment
+        from shop.services.payments import payment_close
 
-        for payment_id in payment_ids:
-            transaction.on_commit(lambda payment_id=payment_id: close_payment.delay(payment_id))
+        outbox_enqueue_many(
+            [outbox_message(handler=payment_close, payload={"payment_id": pk}) for pk in payment_ids]
+        )
 
 
 def _bulk_events(
@@ -413,14 +440,6 @@ def _bulk_events(
             for order_id in order_ids
         ]
     )
-
-
-def _send_for_each(signal, order_ids: list[int]) -> None:
-    def send():
-        for order in Order.objects.filter(pk__in=order_ids):
-            signal.send(sender=Order, order=order)
-
-    transaction.on_commit(send)
 
 
 def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_BATCH_SIZE) -> int:
@@ -477,7 +496,7 @@ def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_
                     body=_("It was not paid in time; the items went back on sale."),
                     url=reverse("shop:order-detail", args=[number]),
                 )
-            _send_for_each(signals.order_cancelled, ids)
+            order_announce(signals.order_cancelled, order_ids=ids)
             total += len(ids)
         if len(locked) < batch_size:
             return total
@@ -506,7 +525,7 @@ def orders_auto_receive(*, now: datetime | None = None, batch_size: int = JOB_BA
                 to_status=S.RECEIVED,
                 note=_("Received automatically"),
             )
-            _send_for_each(signals.order_received, ids)
+            order_announce(signals.order_received, order_ids=ids)
             total += len(ids)
         if len(ids) < batch_size:
             return total
@@ -527,7 +546,7 @@ def _complete_batch(ids: list[int], *, now: datetime) -> list[int]:
         return []
     Order.objects.filter(pk__in=done).update(status=S.COMPLETED, completed_at=now)
     _bulk_events(done, kind=OrderEvent.Kind.COMPLETED, from_status=S.RECEIVED, to_status=S.COMPLETED)
-    _send_for_each(signals.order_completed, done)
+    order_announce(signals.order_completed, order_ids=done)
     return done
 
 

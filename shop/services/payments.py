@@ -20,6 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from outbox.services import outbox_enqueue_many, outbox_handler, outbox_message
 from shop.models import Order, OrderEvent, Payment, Refund
 from shop.payments import get_payment_provider
 from shop.payments.base import (
@@ -124,11 +125,10 @@ def payment_start(*, order_id: int, buyer, client_ip: str, return_url: str) -> P
             ]
             Payment.objects.bulk_create(chosen)
         replaced = [payment.pk for payment in open_payments if payment not in chosen]
-        if replaced:
-            from shop.tasks import close_payment
-
-            for payment_id in replaced:
-                transaction.on_commit(lambda payment_id=payment_id: close_payment.delay(payment_id))
+        if replaced:  # closed at the provider after commit, through the outbox (as for a cancel)
+            outbox_enqueue_many(
+                [outbox_message(handler=payment_close, payload={"payment_id": pk}) for pk in replaced]
+            )
     provider = get_payment_provider()
     by_order = {order.pk: order for order in orders}
     if len(chosen) == 1:
@@ -297,7 +297,7 @@ def payments_record_combined(*, notification: CombinedPaymentNotification) -> li
             orders_mark_paid(
                 orders=[orders[payment.order_id] for payment in awaiting],
                 paid_at=min(payment.paid_at for payment in newly_paid),
-                transaction_ids={payment.order_id: payment.transaction_id for payment in awaiting},
+                payments={payment.order_id: payment for payment in awaiting},
             )
             for payment in newly_paid:
                 if payment not in awaiting:
@@ -327,8 +327,10 @@ def _refund_late_payment(*, order: Order, payment: Payment) -> None:
     )
 
 
+@outbox_handler
 def payment_close(*, payment_id: int) -> Payment | None:
     """Close an unpaid payment at the provider (after a cancel, or before the cancel job cancels).
+    Also the outbox handler that closes a cancelled order's payment after commit.
 
     Called outside any transaction: the provider is asked first, then the row is marked closed if it
     is still open. Once closed there, the payment can no longer be made. If the provider answers that

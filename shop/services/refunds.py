@@ -3,7 +3,7 @@ a payment that arrived after cancellation, or for an unclaimed gift.
 
 A refund names its lines (RefundLine: order line, units given back, amount in fen) and the part of the
 shipping fee it returns; `Refund.amount_fen` is their sum. It is written in one transaction with the
-order locked, submitted to the provider after commit (task `submit_refund`), and settles on the
+order locked, submitted to the provider after commit (outbox handler `refund_submit`), and settles on the
 provider's notification, on a synchronous SUCCESS, or when the reconcile job asks the provider. Only
 settling moves `refunded_*` on the order and its lines, sends `order_refunded` and tells the buyer.
 
@@ -33,6 +33,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from outbox.services import outbox_enqueue, outbox_handler
 from shop import signals
 from shop.models import AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund, RefundLine
 from shop.payments import get_payment_provider
@@ -43,6 +44,7 @@ from shop.payments.base import (
     RefundNotification,
     TransactionNotFound,
 )
+from shop.services.announce import order_announce
 from shop.services.errors import AmountMismatch, InvalidTransition, RefundExceedsPaid, UnknownPayment
 from shop.services.locking import lock_one
 from shop.services.orders import (
@@ -50,7 +52,6 @@ from shop.services.orders import (
     buyer_order_url,
     notify_user,
     order_event_log,
-    send_on_commit,
 )
 from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
@@ -94,7 +95,7 @@ def _refund_number() -> str:
 
 def order_refund_balances(order: Order) -> tuple[dict[int, LineBalance], int]:
     """({line_id: units and fen not yet refunded or being refunded}, shipping fen left) of an order.
-    Counts refunds that are processing, succeeded or abnormal. Two queries."""
+    Counts refunds that are processing, succeeded or abnormal. Three queries."""
     held = (
         RefundLine.objects.filter(refund__order=order, refund__status__in=Refund.HOLDING)
         .values("line_id")
@@ -125,7 +126,9 @@ def refundable_fen(payment: Payment) -> int:
 
 def units_share_fen(*, line_total_fen: int, line_quantity: int, quantity: int, left: LineBalance) -> int:
     """The amount for `quantity` units of a line: `total * quantity // line_quantity`, and what is left
-    of the line when these units are its last."""
+    of the line when these units are its last. No units, no money."""
+    if quantity <= 0:
+        return 0
     if quantity >= left.quantity_left:
         return left.fen_left
     return min(left.fen_left, line_total_fen * quantity // line_quantity)
@@ -257,8 +260,9 @@ def refund_create(
     actor=None,
 ) -> Refund:
     """Write a Refund with its lines against the order's succeeded payment and submit it to the
-    provider after commit (task `submit_refund`, retried). The caller holds the order lock in its
-    transaction; this locks the payment, then (when `restock`) the SKUs to put the units back.
+    provider after commit (outbox handler `refund_submit`, recorded in this transaction, retried).
+    The caller holds the order lock in its transaction; this locks the payment, then (when `restock`)
+    the SKUs to put the units back.
 
     Either `lines` (units and/or amounts per line, plus `shipping_fen`) or `amount_fen` (split over
     the lines and the shipping fee by the module's rule). Refuses (RefundExceedsPaid) anything above
@@ -314,9 +318,7 @@ def refund_create(
         note=refund.out_refund_no,
         data=refund_event_data(refund, refund_lines),
     )
-    from shop.tasks import submit_refund
-
-    transaction.on_commit(lambda: submit_refund.delay(refund.pk))
+    outbox_enqueue(handler=refund_submit, payload={"refund_id": refund.pk})
     return refund
 
 
@@ -376,13 +378,14 @@ def order_refund(
 # --- the provider's answers ----------------------------------------------------------------------
 
 
+@outbox_handler
 def refund_submit(*, refund_id: int) -> Refund | None:
-    """Ask the provider for a processing refund (Celery task), outside any transaction.
+    """Ask the provider for a processing refund (outbox handler), outside any transaction.
 
     Idempotent per out_refund_no at the provider; a refund already settled or failed is left alone.
     A refusal marks it failed; SUCCESS settles it now; ABNORMAL holds it for the reconcile job;
     otherwise the refund notification (or the reconcile job) settles it. Raises PaymentProviderError
-    when the provider is unreachable (the task retries).
+    when the provider is unreachable (the outbox retries it).
     """
     refund = Refund.objects.select_related("payment").filter(pk=refund_id).first()
     if refund is None or refund.status != RS.PROCESSING:
@@ -553,7 +556,7 @@ def refund_settle(
             body=_("The money goes back the way you paid."),
             url=buyer_order_url(order),
         )
-        send_on_commit(signals.order_refunded, order=order, refund=refund, lines=lines, data=data)
+        order_announce(signals.order_refunded, orders=[order], refund=refund, lines=lines, data=data)
         if order.status == S.PAID and _all_lines_refunded(order):
             _close(order)
     return refund
@@ -571,7 +574,7 @@ def _close(order: Order) -> None:
         to_status=S.CLOSED,
         data={"refunded_fen": order.refunded_fen},
     )
-    send_on_commit(signals.order_closed, order=order)
+    order_announce(signals.order_closed, orders=[order])
 
 
 def refund_mark_failed(*, out_refund_no: str, note: str = "") -> Refund | None:

@@ -7,7 +7,8 @@ from django.db import connection
 from accounts import selectors, services
 from accounts.errors import NotificationNotFound
 from accounts.models import Notification
-from accounts.tasks import deliver_notification
+from outbox.models import Message
+from outbox.services import outbox_deliver
 from tests.factories import NotificationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -71,27 +72,36 @@ def test_smtp_failure_raises_keeps_inbox_row_and_retry_sends_only_the_email(sett
     assert len(mail.outbox) == 1
 
 
-def test_task_retries_on_smtp_failure_and_is_configured_for_it(settings):
-    assert deliver_notification.acks_late is True
-    assert OSError in deliver_notification.autoretry_for
-    assert deliver_notification.max_retries >= 3
+@pytest.mark.django_db(transaction=True)
+def test_smtp_failure_keeps_the_message_due_with_backoff_and_the_retry_sends_only_the_email(settings):
     user = UserFactory(email="buyer@example.com")
+    services.notification_send(user_id=user.pk, key="retry:1", kind="x", title="重试")
+    message = Message.objects.get(payload__key="retry:1")
     settings.EMAIL_BACKEND = DEAD_SMTP["EMAIL_BACKEND"]
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
-    result = deliver_notification.apply(
-        kwargs={"user_id": user.pk, "key": "retry:1", "kind": "x", "title": "重试"}
-    )
-    assert result.state != "SUCCESS"
-    # Every retry re-attempted only the e-mail: still one inbox row.
+    assert outbox_deliver(message_id=message.pk) is False
+    message.refresh_from_db()
+    assert message.done_at is None and message.attempts == 1 and "Error" in message.last_error
+    assert message.due_at > message.created_at  # due again after a backoff, for the sweep
+    assert Notification.objects.filter(key="retry:1", emailed_at__isnull=True).count() == 1
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert outbox_deliver(message_id=message.pk) is True
+    assert outbox_deliver(message_id=message.pk) is False  # done: a second delivery changes nothing
+    # Every attempt re-tried only the e-mail: still one inbox row, one e-mail.
     assert Notification.objects.filter(key="retry:1").count() == 1
+    assert len(mail.outbox) == 1
 
 
-def test_notification_send_queues_only_after_commit(django_capture_on_commit_callbacks):
+def test_notification_send_is_recorded_in_the_transaction_and_relayed_after_commit(
+    django_capture_on_commit_callbacks,
+):
     user = UserFactory()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.notification_send(user_id=user.pk, key="k:1", kind="x", title="t")
     assert len(callbacks) == 1
-    assert not Notification.objects.exists()  # nothing stored until the task runs
+    assert Message.objects.filter(payload__key="k:1", done_at__isnull=True).count() == 1
+    assert not Notification.objects.exists()  # nothing stored until a worker delivers it
 
 
 def test_mark_read_keeps_first_time_and_others_are_not_found():

@@ -14,7 +14,13 @@ from tests.foundation.helpers import BIN, REPO, clean_env, free_port, stop, wait
 def test_healthz_is_200_when_database_and_redis_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "redis": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "redis": "ok",
+        "cache_errors": 0,
+        "outbox_relay_errors": 0,
+        "outbox_overdue": 0,
+    }
     assert "no-cache" in response["Cache-Control"]
 
 

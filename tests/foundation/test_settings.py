@@ -70,10 +70,7 @@ def test_no_database_url_means_sqlite_and_filesystem_celery(tmp_path):
 
 def test_filesystem_celery_queue_folders_are_created_on_first_send(tmp_path):
     # The local demo's transport needs its folders; sending the first task must not fail on them.
-    code = (
-        "import django; django.setup(); from accounts.tasks import deliver_notification; "
-        "deliver_notification.delay(user_id=1, key='demo', kind='x', title='t')"
-    )
+    code = "import django; django.setup(); from outbox.tasks import deliver; deliver.delay([1])"
     result = run_python(
         code, env=clean_env(DATABASE_URL=None, REDIS_URL=None, DEBUG="1", VAR_DIR=str(tmp_path))
     )

@@ -169,7 +169,7 @@ def test_paying_a_checkout_costs_the_same_queries_whatever_the_number_of_shops(
     five = _notification_queries(client, 5, django_capture_on_commit_callbacks)
     # One read, the savepoint of the test's transaction (2), the orders and payments locked, one
     # UPDATE of the payments, of the orders and of the sales counts, one INSERT of the events, one
-    # read of the merchants to tell and one of the lines for the receivers.
+    # read of the merchants to tell and one INSERT into the outbox (notices and announcement).
     assert two == five <= 11
 
 

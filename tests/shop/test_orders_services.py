@@ -11,7 +11,15 @@ from shop.models import SKU, Order, OrderEvent
 from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.orders import order_cancel, order_complete, order_confirm_receipt, order_ship
 from tests.shop.factories import ShopMembershipFactory
-from tests.shop.order_factories import make_buyer, make_sku, pay_order, place_order, receive_order, ship_order
+from tests.shop.order_factories import (  # noqa: F401
+    celery_eager,
+    make_buyer,
+    make_sku,
+    pay_order,
+    place_order,
+    receive_order,
+    ship_order,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +48,7 @@ def _events(order):
     return list(OrderEvent.objects.filter(order=order).values_list("kind", "from_status", "to_status"))
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_full_happy_path_logs_each_transition_and_sends_each_signal_once(
     received_signals, django_capture_on_commit_callbacks
 ):

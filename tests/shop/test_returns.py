@@ -232,3 +232,30 @@ def test_two_timer_runs_at_once_refund_an_unconfirmed_return_once(shipped_order,
     assert Refund.objects.filter(after_sales=request).count() == 1
     request.refresh_from_db()
     assert request.status == R.APPROVED
+
+
+def test_events_carry_their_facts_as_data(shipped_order):
+    order = shipped_order
+    payment = order.payments.get()
+    paid = order.events.get(kind=OrderEvent.Kind.PAID)
+    assert paid.data == {
+        "amount_fen": 3000,
+        "payment_id": payment.pk,
+        "out_trade_no": payment.out_trade_no,
+        "transaction_id": payment.transaction_id,
+    }
+    assert order.events.get(kind=OrderEvent.Kind.SHIPPED).data == {
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+    }
+    request = _return_request(order, quantity=2)
+    requested = order.events.get(kind=OrderEvent.Kind.AFTER_SALES_REQUESTED)
+    assert requested.data == {
+        "after_sales_id": request.pk,
+        "kind": "return_refund",
+        "order_line_id": request.line_id,
+        "quantity": 2,
+        "amount_fen": 2000,
+    }
+    after_sales_reject(request_id=request.pk, actor=order.shop.owner, note="超出退货期")
+    assert order.events.get(kind=OrderEvent.Kind.AFTER_SALES_REJECTED).data == {"after_sales_id": request.pk}

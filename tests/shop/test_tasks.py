@@ -68,6 +68,7 @@ def test_cancel_unpaid_orders_returns_stock_tells_the_buyer_once(sent, django_ca
     assert sorted(pk for _, pk in sent) == sorted(o.pk for o in overdue)
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_auto_receive_after_the_days(settings, sent, django_capture_on_commit_callbacks):
     settings.AUTO_RECEIVE_DAYS = 10
     old = ship_order(pay_order(place_order()))
@@ -81,6 +82,7 @@ def test_auto_receive_after_the_days(settings, sent, django_capture_on_commit_ca
     assert OrderEvent.objects.filter(order=old, kind="received", from_status="shipped").count() == 1
 
 
+@pytest.mark.usefixtures("celery_eager")
 def test_complete_after_the_window(settings, sent, django_capture_on_commit_callbacks):
     settings.AFTER_SALES_DAYS = 7
     due = receive_order(ship_order(pay_order(place_order())), days_ago=8)

@@ -19,7 +19,7 @@ import time
 import uuid
 from datetime import datetime
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -27,6 +27,13 @@ from shop.payments.sandbox.keys import load_or_create_credentials
 from shop.payments.wechatpay import format_wechat_time, parse_wechat_time
 
 ENTRY_TTL_SECONDS = 30 * 24 * 3600
+
+
+def _cache():
+    # Its own alias: unlike the shop's cache, errors here are not ignored (see config/settings.py).
+    return caches["sandbox"]
+
+
 LOCK_TTL_SECONDS = 10
 _PREFIX = "wechatpay-sandbox"
 
@@ -65,15 +72,15 @@ def _locked(out_trade_no: str):
     key = f"{_PREFIX}:lock:{out_trade_no}"
     token = uuid.uuid4().hex
     deadline = time.monotonic() + LOCK_TTL_SECONDS
-    while not cache.add(key, token, timeout=LOCK_TTL_SECONDS):
+    while not _cache().add(key, token, timeout=LOCK_TTL_SECONDS):
         if time.monotonic() > deadline:
             raise SandboxError(500, "SYSTEM_ERROR", gettext_noop("系统繁忙，请稍后重试"))
         time.sleep(0.005)
     try:
         yield
     finally:
-        if cache.get(key) == token:
-            cache.delete(key)
+        if _cache().get(key) == token:
+            _cache().delete(key)
 
 
 def _digits(count: int) -> str:
@@ -85,20 +92,20 @@ def _now_text() -> str:
 
 
 def _save_transaction(transaction: dict) -> None:
-    cache.set(_transaction_key(transaction["out_trade_no"]), transaction, ENTRY_TTL_SECONDS)
+    _cache().set(_transaction_key(transaction["out_trade_no"]), transaction, ENTRY_TTL_SECONDS)
 
 
 # --- Transactions ------------------------------------------------------------------------------
 
 
 def transaction_get(out_trade_no: str) -> dict | None:
-    return cache.get(_transaction_key(out_trade_no))
+    return _cache().get(_transaction_key(out_trade_no))
 
 
 def transaction_find(reference: str) -> dict | None:
     """A transaction by prepay_id, out_trade_no or WeChat transaction_id."""
     for key in (_prepay_key(reference), _transaction_id_key(reference)):
-        out_trade_no = cache.get(key)
+        out_trade_no = _cache().get(key)
         if out_trade_no:
             return transaction_get(out_trade_no)
     return transaction_get(reference)
@@ -151,7 +158,7 @@ def transaction_create(
             "refunded_fen": 0,
         }
         _save_transaction(transaction)
-        cache.set(_prepay_key(prepay_id), out_trade_no, ENTRY_TTL_SECONDS)
+        _cache().set(_prepay_key(prepay_id), out_trade_no, ENTRY_TTL_SECONDS)
         return transaction
 
 
@@ -222,7 +229,7 @@ def combined_create(
                 }
             )
         _save_transaction(combined)
-        cache.set(_prepay_key(prepay_id), combine_out_trade_no, ENTRY_TTL_SECONDS)
+        _cache().set(_prepay_key(prepay_id), combine_out_trade_no, ENTRY_TTL_SECONDS)
         return combined
 
 
@@ -326,7 +333,7 @@ def transaction_confirm(reference: str, *, force: bool = False, payer_openid: st
                 payer_openid=payer_openid,
             )
             _save_transaction(paid)
-            cache.set(_transaction_id_key(transaction_id), paid["out_trade_no"], ENTRY_TTL_SECONDS)
+            _cache().set(_transaction_id_key(transaction_id), paid["out_trade_no"], ENTRY_TTL_SECONDS)
         return transaction, True
 
 
@@ -386,7 +393,7 @@ def payment_notification(transaction: dict, *, timestamp: int | None = None) -> 
 
 
 def refund_get(out_refund_no: str) -> dict | None:
-    return cache.get(_refund_key(out_refund_no))
+    return _cache().get(_refund_key(out_refund_no))
 
 
 def refund_create(
@@ -436,7 +443,7 @@ def refund_create(
         transaction["refunded_fen"] += refund_fen
         transaction["trade_state"] = "REFUND"
         _save_transaction(transaction)
-        cache.set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
+        _cache().set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
         return refund
 
 
@@ -450,7 +457,7 @@ def refund_complete(out_refund_no: str) -> dict:
         if refund["status"] == "PROCESSING":
             refund["status"] = "SUCCESS"
             refund["success_time"] = _now_text()
-            cache.set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
+            _cache().set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
         return refund
 
 
@@ -472,7 +479,7 @@ def refund_set_status(out_refund_no: str, status: str) -> dict:
         refund["status"] = status
         if status == "SUCCESS":
             refund["success_time"] = _now_text()
-        cache.set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
+        _cache().set(_refund_key(out_refund_no), refund, ENTRY_TTL_SECONDS)
         return refund
 
 

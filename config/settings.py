@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /t/<code> (tracked links) is answered here, before sessions and CSRF: affiliates/middleware.py.
+    "affiliates.middleware.ClickMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -304,6 +306,13 @@ SPECTACULAR_SETTINGS = {
         "AfterSalesKindEnum": "shop.models.aftersales.AfterSalesRequest.Kind",
         "RefundStatusEnum": "shop.models.payments.Refund.Status",
         "ProductStatusEnum": "shop.models.catalog.Product.Status",
+        "PromoterRoleEnum": "affiliates.models.Promoter.Role",
+        "PromoterStatusEnum": "affiliates.models.Promoter.Status",
+        "LedgerRoleEnum": "affiliates.models.CommissionEntry.Role",
+        "LedgerKindEnum": "affiliates.models.CommissionEntry.Kind",
+        "LedgerStatusEnum": "affiliates.models.CommissionEntry.Status",
+        "CommissionPlanKindEnum": "affiliates.models.CommissionPlan.Kind",
+        "LinkTargetEnum": "affiliates.models.TrackedLink.Target",
     },
 }
 
@@ -349,6 +358,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     "clear-stale-carts": {"task": "shop.tasks.clear_stale_carts", "schedule": crontab(hour=4, minute=0)},
     "reconcile-refunds": {"task": "shop.tasks.reconcile_refunds", "schedule": timedelta(minutes=5)},
     "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
+    "flush-clicks": {"task": "affiliates.tasks.flush_clicks", "schedule": timedelta(seconds=5)},
+    "sync-ledger": {"task": "affiliates.tasks.sync_ledger", "schedule": timedelta(minutes=2)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
     "outbox-relay-due": {
         "task": "outbox.tasks.relay_due",
@@ -376,6 +387,8 @@ AFTER_SALES_RETURN_RECEIVE_DAYS = env.int("AFTER_SALES_RETURN_RECEIVE_DAYS", def
 # A refund with no outcome heard for this long (a lost notification), or abnormal, is asked about.
 REFUND_RECONCILE_AFTER_MINUTES = env.int("REFUND_RECONCILE_AFTER_MINUTES", default=10)
 ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
+# Whether a promoter earns on their own purchases through their own links.
+AFFILIATE_SELF_PURCHASE = env.bool("AFFILIATE_SELF_PURCHASE", default=False)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 

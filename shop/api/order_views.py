@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from config.exceptions import DomainError
 from config.schema import ApiErrorSerializer
+from shop import hooks
 from shop.admin.scoping import is_merchant_staff
 from shop.api import order_serializers as s
 from shop.models import AfterSalesRequest, Order
@@ -142,7 +143,12 @@ class CheckoutApi(_SignedIn):
         data = s.CheckoutInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         cart = cart_for_request(user=request.user, cart_id=None)
-        orders = checkout_from_cart(buyer=request.user, cart=cart, **data.validated_data)
+        orders = checkout_from_cart(
+            buyer=request.user,
+            cart=cart,
+            checkout_context=hooks.checkout_context(request),
+            **data.validated_data,
+        )
         # The orders come back with their shop and lines: the answer needs no further query.
         body = s.PlacedOrderOutputSerializer(orders, many=True)
         return Response(body.data, status=status.HTTP_201_CREATED)
@@ -158,7 +164,9 @@ class BuyNowApi(_SignedIn):
     def post(self, request):
         data = s.BuyNowInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = checkout_buy_now(buyer=request.user, **data.validated_data)
+        order = checkout_buy_now(
+            buyer=request.user, checkout_context=hooks.checkout_context(request), **data.validated_data
+        )
         return Response(s.PlacedOrderOutputSerializer(order).data, status=status.HTTP_201_CREATED)
 
 

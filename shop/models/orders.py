@@ -137,11 +137,19 @@ class OrderLine(models.Model):
     total_fen = models.BigIntegerField(verbose_name=_("total (fen)"))
     refunded_quantity = models.PositiveIntegerField(default=0, verbose_name=_("refunded quantity"))
     refunded_fen = models.BigIntegerField(default=0, verbose_name=_("refunded (fen)"))
+    # Written inside checkout's transaction by a registered hook (shop/hooks.py), e.g. which promoter's
+    # link sold this line. The shop stores it and never reads it.
+    attribution = models.JSONField(null=True, blank=True, editable=False, verbose_name=_("attribution"))
 
     class Meta:
         verbose_name = _("order line")
         verbose_name_plural = _("order lines")
         ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["order"], condition=Q(attribution__isnull=False), name="order_line_attributed_idx"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="order_line_quantity_positive"),
             models.CheckConstraint(

@@ -217,7 +217,8 @@ def after_sales_approve(
     """Approve an open request. Refund only: the refund starts now (the units go back on sale if
     `restock`). Return and refund: the buyer is asked to send the goods back (→ awaiting_return); the
     refund waits for the merchant to confirm receipt. Tells the buyer. `actor` None: approved by the
-    merchant-answer timer. `shop_ids` fences to the merchant's shops.
+    merchant-answer timer; a person needs the approve-refunds right (StaffPermissionDenied otherwise,
+    shop/services/staff_permissions.py). `shop_ids` fences to the merchant's shops.
 
     Approving again (or a request already further on) changes nothing; approving a rejected, withdrawn
     or closed request raises InvalidTransition. Locks: the order, the request, the payment, SKUs."""
@@ -471,7 +472,7 @@ def after_sales_refund_retry(*, request_id: int, actor, shop_ids=None) -> AfterS
 
 def after_sales_reject(*, request_id: int, actor, note: str = "", shop_ids=None) -> AfterSalesRequest:
     """open (or a returned parcel the merchant refuses after looking at it) → rejected, with a note for
-    the buyer; tells the buyer. Rejecting again changes nothing."""
+    the buyer; tells the buyer. Needs the answer-after-sales right. Rejecting again changes nothing."""
     note = (note or "").strip()
     with transaction.atomic():
         order, request = _locked_request(request_id=request_id, shop_ids=shop_ids)

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Address
 from config.exceptions import DomainError
 from outbox.services import outbox_relay_on_commit
-from shop import signals
+from shop import hooks, signals
 from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Product, ProductImage, Shop
 from shop.services.announce import order_announcement_messages
 from shop.services.cart import MAX_LINE_QUANTITY
@@ -192,6 +192,7 @@ def checkout_place(
     checkout_id: uuid.UUID | str | None = None,
     cart: Cart | None = None,
     kind: str = Order.Kind.STANDARD,
+    checkout_context: Mapping | None = None,
 ) -> list[Order]:
     """Place one order per shop for `items` [(sku_id, quantity)], shipped to one of the buyer's
     addresses, with an optional note per shop ({shop_id: note}; `note` for shops not named there).
@@ -205,6 +206,9 @@ def checkout_place(
     placed under it (the buyer row is locked to serialise two submits of the same form). Either way
     the orders come back with their shop and lines loaded, ready to render. Locks: the
     buyer (only with a key), then the SKUs in primary-key order (through stock_take).
+
+    `checkout_context` (from `shop.hooks.checkout_context(request)`) goes to the registered checkout
+    line hooks, which run inside this transaction before the lines are written.
     """
     quantities = _merge_items(items)
     address = None
@@ -283,6 +287,7 @@ def checkout_place(
                         total_fen=sku.price_fen * quantity,
                     )
                 )
+        hooks.run_checkout_line_hooks(buyer=buyer, orders=orders, lines=lines, context=checkout_context)
         insert_many(lines)
         for order in orders:  # callers render the answer from memory, without asking again
             order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
@@ -332,6 +337,7 @@ def checkout_from_cart(
     notes: Mapping[int, str] | None = None,
     checkout_id=None,
     sku_ids=None,
+    checkout_context: Mapping | None = None,
 ) -> list[Order]:
     """Check out the cart's lines (or only those of `sku_ids`): see `checkout_place`.
 
@@ -351,11 +357,19 @@ def checkout_from_cart(
             return placed
         raise EmptyCart()
     return checkout_place(
-        buyer=buyer, address_id=address_id, items=items, notes=notes, checkout_id=checkout_id, cart=cart
+        buyer=buyer,
+        address_id=address_id,
+        items=items,
+        notes=notes,
+        checkout_id=checkout_id,
+        cart=cart,
+        checkout_context=checkout_context,
     )
 
 
-def checkout_buy_now(*, buyer, sku_id, quantity, address_id, note: str = "", checkout_id=None) -> Order:
+def checkout_buy_now(
+    *, buyer, sku_id, quantity, address_id, note: str = "", checkout_id=None, checkout_context=None
+) -> Order:
     """ "Buy now" from the product page: one order for one SKU, the cart untouched."""
     orders = checkout_place(
         buyer=buyer,
@@ -363,5 +377,6 @@ def checkout_buy_now(*, buyer, sku_id, quantity, address_id, note: str = "", che
         items=[(sku_id, quantity)],
         note=note,
         checkout_id=checkout_id,
+        checkout_context=checkout_context,
     )
     return orders[0]

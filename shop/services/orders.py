@@ -296,7 +296,8 @@ def order_ship(
 ) -> Order:
     """paid → shipped with a carrier and tracking number; tells the buyer.
 
-    `shop_ids` fences the order to the merchant's shops. Shipping again with the same tracking number
+    `shop_ids` fences the order to the merchant's shops; a person `actor` needs the ship right
+    (StaffPermissionDenied otherwise). Shipping again with the same tracking number
     changes nothing; shipping an order that is not paid (unpaid, cancelled, already shipped elsewhere)
     raises InvalidTransition.
     """

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError, form_error_from
+from shop import hooks
 from shop.models import SKU
 from shop.selectors.orders import cart_lines, cart_lines_by_shop
 from shop.services.cart import purchasable_sku, valid_quantity
@@ -109,6 +110,7 @@ def checkout(request):
                         address_id=form.cleaned_data["address_id"],
                         note=notes.get(line.sku.product.shop_id, ""),
                         checkout_id=form.cleaned_data["checkout_id"],
+                        checkout_context=hooks.checkout_context(request),
                     )
                 ]
                 request.session.pop(SESSION_BUY_NOW, None)
@@ -120,6 +122,7 @@ def checkout(request):
                     notes=notes,
                     checkout_id=form.cleaned_data["checkout_id"],
                     sku_ids=[line.sku_id for line in lines],
+                    checkout_context=hooks.checkout_context(request),
                 )
         except DomainError as error:
             form_error_from(form, error)

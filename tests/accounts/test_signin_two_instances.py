@@ -163,5 +163,11 @@ def test_a_burst_of_parallel_guesses_is_locked_after_the_limit_plus_what_was_in_
         statuses = list(pool.map(guess, range(30)))
     print("answers:", statuses)
     assert set(statuses) <= {400, 429}
-    assert limit - 1 <= statuses.count(400) <= limit - 1 + in_flight, statuses
+    # Guesses whose password was checked are the counted failures (guesses refused by the lock are not
+    # counted); a guess that raced the lock may be answered 429 although it was checked.
+    checked = sum(
+        AccessAttempt.objects.filter(username=owner.phone).values_list("failures_since_start", flat=True)
+    )
+    assert limit <= checked <= limit + in_flight, (checked, statuses)
+    assert statuses.count(400) <= limit - 1 + in_flight, statuses
     assert token(second, owner.phone, password, "198.51.100.9").status_code == 429

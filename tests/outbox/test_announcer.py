@@ -108,8 +108,9 @@ def test_the_checkout_records_its_announcement_with_its_events_in_one_statement(
     with CaptureQueriesContext(connection) as captured:
         orders = checkout_place(buyer=buyer, address_id=address_id, items=[(sku.pk, 1)])
     statements = [q["sql"] for q in captured if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
-    # Address, SKUs, orders, lines, events and outbox messages together, stock: as before the outbox.
-    assert len(statements) == 6, "\n".join(sql[:100] for sql in statements)
+    # Address, SKUs, orders, the checkout line hooks (affiliates' attribution lookup), lines, events
+    # and outbox messages together, stock: as before the outbox.
+    assert len(statements) == 7, "\n".join(sql[:100] for sql in statements)
     assert sum('INSERT INTO "outbox_message"' in sql for sql in statements) == 1
     assert _messages("recorder").get().payload["order_ids"] == [orders[0].pk]
 

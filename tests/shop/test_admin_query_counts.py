@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 BUDGETS = {
     "admin:shop_order_changelist": 10,
     "admin:shop_aftersalesrequest_changelist": 15,
-    "admin:shop_product_changelist": 15,
+    "admin:shop_product_changelist": 16,  # + the "offer commission" action (affiliates)
     "admin:shop_sku_changelist": 11,
     "admin:shop_shop_changelist": 9,
     "admin:shop_category_changelist": 10,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0008_backoffice_indexes'),
+        ('shop', '0009_order_line_attribution'),
     ]
 
     operations = [

@@ -1,0 +1,232 @@
+"""Promoter pages (phone-sized): apply, pool, showcase, links with QR codes and share cards, the
+ledger and balance; the public showcase and share card. Thin: services write, selectors read."""
+
+import io
+from decimal import Decimal
+
+import qrcode
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from affiliates import selectors, services
+from affiliates.forms import ApplyForm, ChildLinkForm, JoinForm, LinkForm, PoolFilterForm, ShareForm
+from affiliates.models import Promoter, TrackedLink
+from config.exceptions import DomainError, form_error_from
+from shop.models import Category
+
+
+def _approved(request, role=None) -> Promoter:
+    promoter = selectors.promoter_of(request.user)
+    if promoter is None or promoter.status != Promoter.Status.APPROVED or (role and promoter.role != role):
+        raise Http404
+    return promoter
+
+
+@login_required
+def home(request):
+    promoter = selectors.promoter_of(request.user)
+    if promoter is None:
+        return redirect("affiliates:apply")
+    context = {"promoter": promoter}
+    if promoter.status == Promoter.Status.APPROVED:
+        context["balance"] = selectors.balance_of(promoter=promoter)
+        context["join_form"] = (
+            JoinForm()
+            if promoter.role == Promoter.Role.SHARER
+            and not (promoter.bound_creator_id or promoter.bound_agency_id)
+            else None
+        )
+        context["share_form"] = (
+            ShareForm(initial={"share_percent": Decimal(promoter.default_share_bp) / 100})
+            if promoter.is_creator
+            else None
+        )
+    return render(request, "affiliates/home.html", context)
+
+
+@login_required
+def apply(request):
+    promoter = selectors.promoter_of(request.user)
+    if promoter is not None and promoter.status != Promoter.Status.REJECTED:
+        return redirect("affiliates:home")
+    form = ApplyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.promoter_apply(user=request.user, **form.cleaned_data)
+        except DomainError as error:
+            form_error_from(form, error)
+        else:
+            messages.success(request, _("Application sent. An operator will review it."))
+            return redirect("affiliates:home")
+    return render(request, "affiliates/apply.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def join(request):
+    promoter = _approved(request, Promoter.Role.SHARER)
+    form = JoinForm(request.POST)
+    if form.is_valid():
+        try:
+            services.sharer_bind(promoter=promoter, invitation_code=form.cleaned_data["invitation_code"])
+            messages.success(request, _("You joined the team."))
+        except DomainError as error:
+            messages.error(request, error.message)
+    else:
+        messages.error(request, _("Enter an invitation code."))
+    return redirect("affiliates:home")
+
+
+@login_required
+@require_POST
+def share(request):
+    promoter = _approved(request, Promoter.Role.CREATOR)
+    form = ShareForm(request.POST)
+    if form.is_valid():
+        services.share_set(owner=promoter, share_bp=int(form.cleaned_data["share_percent"] * 100))
+        messages.success(request, _("推客 share saved."))
+    else:
+        messages.error(request, _("Choose a share between 10% and 100%."))
+    return redirect("affiliates:home")
+
+
+@login_required
+def pool(request):
+    promoter = _approved(request, Promoter.Role.CREATOR)
+    form = PoolFilterForm(request.GET or None)
+    products = selectors.pool_products(promoter=promoter)
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            data = form.cleaned_data
+            category = Category.objects.filter(pk=data["category"]).first() if data.get("category") else None
+            to_fen = lambda v: int(v * 100) if v is not None else None  # noqa: E731
+            products = selectors.pool_products(
+                promoter=promoter,
+                category=category,
+                rate_min_bp=to_fen(data.get("rate_min")),
+                price_min_fen=to_fen(data.get("price_min")),
+                price_max_fen=to_fen(data.get("price_max")),
+                ordering=data.get("ordering") or "sales",
+            )
+        else:
+            status = 400
+    page = Paginator(products, 20).get_page(request.GET.get("page"))
+    in_showcase = set(promoter.showcase_items.values_list("product_id", flat=True))
+    categories = Category.objects.filter(parent__isnull=True)
+    return render(
+        request,
+        "affiliates/pool.html",
+        {
+            "form": form,
+            "page": page,
+            "in_showcase": in_showcase,
+            "categories": categories,
+            "promoter": promoter,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def showcase_add(request):
+    promoter = _approved(request, Promoter.Role.CREATOR)
+    try:
+        services.showcase_add(promoter=promoter, product_id=request.POST.get("product_id", ""))
+        messages.success(request, _("Added to your showcase."))
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect(request.POST.get("next") or "affiliates:showcase-edit")
+
+
+@login_required
+def showcase_edit(request):
+    promoter = _approved(request, Promoter.Role.CREATOR)
+    if request.method == "POST":
+        services.showcase_remove(promoter=promoter, product_id=request.POST.get("remove", "0"))
+        messages.success(request, _("Removed from your showcase."))
+        return redirect("affiliates:showcase-edit")
+    items = selectors.showcase_products(creator=promoter)
+    return render(request, "affiliates/showcase_edit.html", {"promoter": promoter, "items": items})
+
+
+def showcase(request, code):
+    creator = get_object_or_404(
+        Promoter, showcase_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+    )
+    items = selectors.showcase_products(creator=creator)
+    return render(request, "affiliates/showcase.html", {"creator": creator, "items": items})
+
+
+@login_required
+def links(request):
+    promoter = _approved(request)
+    showcase_items = selectors.showcase_products(creator=promoter) if promoter.is_creator else []
+    form = LinkForm(request.POST or None, products=[item.product for item in showcase_items])
+    child_form = ChildLinkForm(request.POST or None) if not promoter.is_creator else None
+    status = 200
+    if request.method == "POST":
+        active_form = form if promoter.is_creator else child_form
+        if active_form.is_valid():
+            try:
+                if promoter.is_creator:
+                    link = services.link_create(promoter=promoter, **form.cleaned_data)
+                else:
+                    link = services.child_link_create(promoter=promoter, **child_form.cleaned_data)
+            except DomainError as error:
+                form_error_from(active_form, error)
+                status = 400
+            else:
+                messages.success(request, _("Link created."))
+                return redirect("affiliates:link-card", code=link.code)
+        else:
+            status = 400
+    link_list = list(selectors.promoter_links(promoter=promoter)[:100])
+    stats = selectors.link_stats([link.pk for link in link_list])
+    for link in link_list:
+        link.stats = stats.get(link.pk, {"clicks": 0, "visits": 0})
+    return render(
+        request,
+        "affiliates/links.html",
+        {"promoter": promoter, "form": form, "child_form": child_form, "links": link_list},
+        status=status,
+    )
+
+
+def _link_url(link: TrackedLink) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/t/{link.code}"
+
+
+def link_qr(request, code):
+    """The link's QR code as a PNG (made with the qrcode library, drawn by Pillow)."""
+    link = get_object_or_404(TrackedLink, code=code)
+    image = qrcode.make(_link_url(link), box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    response = HttpResponse(buffer.getvalue(), content_type="image/png")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def link_card(request, code):
+    """The share card: what the link sells, its QR code and address, ready for a screenshot."""
+    link = get_object_or_404(TrackedLink.objects.select_related("product", "creator", "promoter"), code=code)
+    return render(request, "affiliates/card.html", {"link": link, "url": _link_url(link)})
+
+
+@login_required
+def ledger(request):
+    promoter = _approved(request)
+    page = Paginator(selectors.promoter_ledger(promoter=promoter), 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "affiliates/ledger.html",
+        {"promoter": promoter, "page": page, "balance": selectors.balance_of(promoter=promoter)},
+    )

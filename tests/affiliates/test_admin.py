@@ -1,0 +1,90 @@
+"""Admin: merchants set plans on the product page and in bulk, see promoter and scene on orders and
+affiliate sales of their own shops only; operators approve and freeze."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from affiliates.ledger import ledger_sync
+from affiliates.models import CommissionPlan, Promoter
+from tests.affiliates.helpers import (
+    buy,
+    click,
+    creator_link,
+    id_number,
+    make_buyer,
+    make_promoter,
+    make_sku,
+    offer,
+    pay_order,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sold(shop):
+    sku = make_sku(shop=shop, price_fen=5000)
+    offer(sku, 2000)
+    creator = make_promoter(name="橱窗达人")
+    client = Client()
+    click(client, creator_link(creator, sku, scene="moments"))
+    order = pay_order(buy(client, make_buyer(), sku))
+    ledger_sync()
+    return sku, order, creator
+
+
+def test_orders_promoter_and_scene_in_the_ledger_list(client, sold, shop):
+    _sku, order, _creator = sold
+    client.force_login(shop.owner)
+    url = reverse("admin:affiliates_commissionentry_changelist") + f"?q={order.number}"
+    html = client.get(url).content.decode()
+    assert "橱窗达人" in html and "朋友圈" in html and "¥10.00" in html
+
+
+def test_product_page_has_the_plan_and_bulk_action_sets_rates(client, sold, shop, other_shop):
+    sku, _order, _creator = sold
+    client.force_login(shop.owner)
+    html = client.get(reverse("admin:shop_product_change", args=[sku.product_id])).content.decode()
+    assert "commission_plan-0-rate_bp" in html
+    another = make_sku(shop=shop)
+    foreign = make_sku(shop=other_shop)
+    url = reverse("admin:shop_product_changelist")
+    ids = [sku.product_id, another.product_id, foreign.product_id]
+    page = client.post(url, {"action": "offer_commission", "_selected_action": ids})
+    assert page.status_code == 200 and "rate_percent" in page.content.decode()
+    client.post(
+        url, {"action": "offer_commission", "_selected_action": ids, "apply": "1", "rate_percent": "12.5"}
+    )
+    rates = dict(CommissionPlan.objects.values_list("product_id", "rate_bp"))
+    assert rates[sku.product_id] == 1250 and rates[another.product_id] == 1250
+    assert foreign.product_id not in rates  # not this merchant's product
+
+
+def test_affiliate_sales_are_scoped_to_own_shop(client, sold, shop, other_shop):
+    client.force_login(other_shop.owner)
+    html = client.get(reverse("admin:affiliates_sales") + "?group_by=promoter").content.decode()
+    assert "橱窗达人" not in html
+    client.force_login(shop.owner)
+    html = client.get(reverse("admin:affiliates_sales") + "?group_by=scene").content.decode()
+    assert "朋友圈" in html and "¥50.00" in html
+
+
+def test_operator_approves_and_freezes(client, operator):
+    from affiliates import services
+
+    applicant = services.promoter_apply(
+        user=UserFactory(), role="creator", display_name="新人", real_name="赵六", id_number=id_number()
+    )
+    client.force_login(operator)
+    url = reverse("admin:affiliates_promoter_changelist")
+    client.post(url, {"action": "approve", "_selected_action": [applicant.pk]})
+    assert Promoter.objects.get(pk=applicant.pk).status == "approved"
+    client.post(url, {"action": "freeze", "_selected_action": [applicant.pk]})
+    assert Promoter.objects.get(pk=applicant.pk).status == "frozen"
+
+
+def test_merchants_cannot_review_promoters(client, shop):
+    client.force_login(shop.owner)
+    assert client.get(reverse("admin:affiliates_promoter_changelist")).status_code == 403

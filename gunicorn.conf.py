@@ -14,4 +14,7 @@ bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_WORKERS") or 2 * (os.cpu_count() or 1))
 threads = int(os.environ.get("WEB_THREADS") or 2)
+# Open connections one worker takes at most (gunicorn's default, 1000, unless set). `make bench` sets
+# it to its connections over the workers: see tests/load/bench.py for why.
+worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS") or 1000)
 backlog = 2048

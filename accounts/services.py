@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import signals
 from accounts.errors import (
     AddressNotFound,
     AlreadyFriends,
@@ -229,6 +230,11 @@ def friendship_create(*, user, friend) -> None:
     Friendship.objects.bulk_create(
         [Friendship(user=user, friend=friend), Friendship(user=friend, friend=user)], ignore_conflicts=True
     )
+    _announce_friendships_changed(user.pk, friend.pk)
+
+
+def _announce_friendships_changed(*user_ids: int) -> None:
+    transaction.on_commit(lambda: signals.friendships_changed.send(sender=Friendship, user_ids=user_ids))
 
 
 def _are_friends(user_id: int, other_id: int) -> bool:
@@ -333,8 +339,10 @@ def friend_request_decline(*, user, request_id: int) -> FriendRequest:
 @transaction.atomic
 def friendship_remove(*, user, friend_id: int) -> None:
     """End a friendship in both directions. Not (or no longer) friends: nothing changes."""
-    Friendship.objects.filter(user=user, friend_id=friend_id).delete()
-    Friendship.objects.filter(user_id=friend_id, friend=user).delete()
+    deleted, _rows = Friendship.objects.filter(user=user, friend_id=friend_id).delete()
+    deleted += Friendship.objects.filter(user_id=friend_id, friend=user).delete()[0]
+    if deleted:
+        _announce_friendships_changed(user.pk, friend_id)
 
 
 # --- Notifications ------------------------------------------------------------------------------

@@ -17,5 +17,5 @@ def merge_anonymous_cart(sender, request, user, **kwargs):
         cart_merge(anonymous_cart_id=cart_id, user=user)
 
 
-# The catalog's receivers (cached storefront pages follow order events) live with its services.
-from shop.services import catalog as _catalog_receivers  # noqa: E402, F401
+# The catalog cache's receivers (cached storefront parts follow order events) live in its module.
+from shop import catalog_cache as _catalog_cache_receivers  # noqa: E402, F401

@@ -7,6 +7,7 @@ stock list, a shop to create in) it is refused as bad input (400). Nothing is re
 """
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import get_language
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -14,10 +15,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shop import catalog_cache
 from shop.admin.scoping import managed_shops
 from shop.api import catalog_serializers as io
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
+from shop.selectors.visitor import visitor_facts
 from shop.services import catalog as services
 from shop.services.staff_permissions import StaffPermission, staff_can, staff_require
 
@@ -69,17 +72,40 @@ class ProductListView(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
+    def list(self, request, *args, **kwargs):
+        # A page of cards is the same for everyone asking the same thing (no personal fields), so
+        # it is cached like the storefront's lists: per query, language and the host its links name.
+        key = catalog_cache.list_key(
+            name="api-products",
+            language=get_language(),
+            parts=(request.scheme, request.get_host(), catalog_cache.query_digest(request.query_params)),
+        )
+        built_at, data = catalog_cache.list_get(key)
+        if data is not None:
+            return Response(data)
+        response = super().list(request, *args, **kwargs)  # bad filters raise: a 400, never cached
+        catalog_cache.list_set(key, built_at, response.data)
+        return response
+
 
 class ProductDetailView(APIView):
-    """A product with its images, spec dimensions and active SKUs (price, stock)."""
+    """A product with its images, spec dimensions and active SKUs (price, stock).
+
+    Its representation is shared by every caller and cached (shop.catalog_cache); `liked`, the
+    caller's own, is added per request."""
 
     @extend_schema(responses=io.ProductDetailOutput)
     def get(self, request, pk: int):
-        product = selectors.product_visible_or_none(product_id=pk)
-        if product is None:
-            return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-        liked = selectors.liked_product_ids(user=request.user, product_ids=[pk])
-        return Response(io.ProductDetailOutput(product, context={"liked_ids": liked}).data)
+        key = catalog_cache.product_key("api", pk, get_language())
+        shared = catalog_cache.shared_get(key)
+        if shared is None:
+            product = selectors.product_visible_or_none(product_id=pk)
+            if product is None:
+                return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
+            shared = io.ProductDetailOutput(product).data
+            catalog_cache.shared_set(key, shared)
+        liked = visitor_facts(user=request.user, liked_among=[pk], badges=False).liked
+        return Response({**shared, "liked": pk in liked})
 
 
 class ProductLikeView(APIView):

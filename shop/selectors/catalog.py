@@ -1,16 +1,14 @@
 """Catalog reads shared by the storefront pages, the API and the admin.
 
 Every selector fetches what its callers show in a fixed number of queries, however many products,
-SKUs or images there are (the tests pin the counts). Cache keys live here too, next to the reads
-they speed up; shop.services.catalog drops them when something changes.
+SKUs or images there are (the tests pin the counts). What is cached of them, and when it is dropped,
+is shop.catalog_cache's business.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db.models import (
     Case,
     Count,
@@ -25,35 +23,6 @@ from django.db.models import (
 )
 
 from shop.models import SKU, Category, Product, ProductImage, ProductLike, Shop, SpecDimension
-
-# --- Cache keys ------------------------------------------------------------------------------
-
-# Bumped on every catalog change. Cached list pages are stored with the generation they were built
-# at, and read together with the current one (one round trip): a mismatch means rebuild.
-CATALOG_GENERATION_KEY = "catalog:generation"
-
-
-def product_detail_cache_keys(product_id: int) -> list[str]:
-    return [product_detail_cache_key(product_id, code) for code, _name in settings.LANGUAGES]
-
-
-def product_detail_cache_key(product_id: int, language: str) -> str:
-    return f"catalog:product-page:{product_id}:{language}"
-
-
-def catalog_generation() -> int:
-    generation = cache.get(CATALOG_GENERATION_KEY)
-    if generation is None:
-        # add() so two processes starting at once agree on one value.
-        cache.add(CATALOG_GENERATION_KEY, 1, timeout=None)
-        generation = cache.get(CATALOG_GENERATION_KEY) or 1
-    return int(generation)
-
-
-def list_page_cache_key(*, name: str, language: str, parts: tuple) -> str:
-    joined = ":".join(str(part) for part in parts)
-    return f"catalog:list-page:{name}:{language}:{joined}"
-
 
 # --- Categories and shops --------------------------------------------------------------------
 

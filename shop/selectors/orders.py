@@ -164,3 +164,12 @@ def after_sales_photo_for_viewer(*, user, photo_id: int) -> AfterSalesPhoto | No
             | Q(request__order__shop__in=Shop.objects.managed_by(user))
         )
     return queryset.first()
+
+
+# Orders whose goods the buyer has (or will have): paid and everything after, not cancelled ones.
+BOUGHT_STATUSES = (
+    Order.Status.PAID,
+    Order.Status.SHIPPED,
+    Order.Status.RECEIVED,
+    Order.Status.COMPLETED,
+)

@@ -305,11 +305,13 @@ def refund_create(
                 back[line.sku_id] = back.get(line.sku_id, 0) + units
         stock_return(quantities=back)
         if back:
-            # Stock moved outside an order event: the cached pages showing it follow now.
-            from shop.services.catalog import catalog_cache_invalidate
+            # Stock moved outside an order event: the cached parts showing it follow now (the
+            # products' own: lists show no stock).
+            from shop.catalog_cache import catalog_cache_invalidate
 
             catalog_cache_invalidate(
-                product_ids=[line.product_id for line, units, _fen in planned if units and line.product_id]
+                product_ids=[line.product_id for line, units, _fen in planned if units and line.product_id],
+                lists=False,
             )
     order_event_log(
         order=order,

@@ -1,10 +1,10 @@
 """Storefront pages: home (categories, feed, 朋友♡), shop, category, product, 搜一搜 search, likes.
 
-Pages that look the same to every signed-out visitor (home, shop, category and product pages) are
-cached whole in Redis per language, with a placeholder where each visitor's CSRF token goes; the
-placeholder is swapped for the visitor's own token on the way out. Catalog changes drop these
-caches (shop.services.catalog.catalog_cache_invalidate). Signed-in visitors get pages rendered for
-them, from the same selectors, in a fixed number of queries.
+Every page here is built in two layers (shop.catalog_cache): the part every shopper shares (cards,
+gallery, spec picker, description, search results) is rendered once with markers where a visitor's own
+parts go and cached per language; the visitor's own parts (who is signed in, inbox and cart badges,
+♥ on cards, the ♡ button, 朋友♡, "you bought this", CSRF token) are filled in per request from a few
+small queries. Catalog and order events drop the shared parts (shop.catalog_cache).
 """
 
 from __future__ import annotations
@@ -12,67 +12,25 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django import forms
-from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
-from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language, gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
+from shop import catalog_cache
 from shop.models import Category, Product, Shop
 from shop.selectors import catalog as selectors
 from shop.services import catalog as services
 from shop.templatetags.money import parse_yuan
 
 PAGE_SIZE = 20
-CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
-CSRF_PLACEHOLDER_BYTES = CSRF_PLACEHOLDER.encode()
 
 
-# --- Whole-page cache for signed-out visitors -----------------------------------------------
-
-
-def _same_for_every_visitor(request) -> bool:
-    """True when nothing on the page depends on who is asking: a GET from a signed-out visitor with
-    no flash messages waiting. (Reading the session costs nothing when there is no session cookie.)"""
-    return (
-        request.method == "GET"
-        and not request.user.is_authenticated
-        and "messages" not in request.COOKIES
-        and not request.session.get("_messages")
-    )
-
-
-def _render_shared(
-    request, *, key: str | None, template: str, build_context, generational: bool = False
-) -> HttpResponse:
-    """Render `template`, from the cache when the page is the same for every visitor.
-
-    `generational` pages (lists, which any catalog change may alter) are stored with the catalog
-    generation they were built at and read in one round trip together with the current generation;
-    product pages have their keys deleted on change instead.
-    """
-    if key is None or not _same_for_every_visitor(request):
-        return render(request, template, build_context())
-    if generational:
-        found = cache.get_many([selectors.CATALOG_GENERATION_KEY, key])
-        generation = found.get(selectors.CATALOG_GENERATION_KEY) or selectors.catalog_generation()
-        entry = found.get(key)
-        body = entry[1] if entry and entry[0] == generation else None
-    else:
-        body = cache.get(key)
-    if body is None:
-        context = build_context()
-        context["csrf_token"] = CSRF_PLACEHOLDER
-        body = render_to_string(template, context, request).encode()
-        cache.set(key, (generation, body) if generational else body, settings.CATALOG_CACHE_SECONDS)
-    return HttpResponse(body.replace(CSRF_PLACEHOLDER_BYTES, get_token(request).encode()))
+# --- Shared parts cached, personal parts layered (shop.catalog_cache) -----------------------
 
 
 def _page_number(request) -> int | None:
@@ -84,12 +42,10 @@ def _page_number(request) -> int | None:
     return int(raw) if raw.isdigit() and 0 < int(raw) < 10_000 else None
 
 
-def _cards_context(request, page) -> dict:
+def _cards_context(page) -> dict:
     products = list(page.object_list)
-    liked = selectors.liked_product_ids(user=request.user, product_ids=[p.pk for p in products])
     for product in products:
         product.cover = selectors.product_cover(product)
-        product.liked = product.pk in liked
     return {"products": products, "page_obj": page}
 
 
@@ -99,23 +55,19 @@ def _cards_context(request, page) -> dict:
 def home(request):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="home", language=get_language(), parts=(page_number,))
+        catalog_cache.list_key(name="home", language=get_language(), parts=(page_number,))
         if page_number
         else None
     )
 
     def build():
         page = Paginator(selectors.product_feed(), PAGE_SIZE).get_page(request.GET.get("page"))
-        friends = selectors.friends_liked_products(user=request.user, limit=8)
-        for product in friends:
-            product.cover = selectors.product_cover(product)
         return {
             "categories": selectors.category_tree(),
-            "friends_liked": friends,
-            **_cards_context(request, page),
+            **_cards_context(page),
         }
 
-    return _render_shared(
+    return catalog_cache.page_response(
         request, key=key, template="shop/storefront/home.html", build_context=build, generational=True
     )
 
@@ -123,7 +75,7 @@ def home(request):
 def shop_detail(request, slug: str):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="shop", language=get_language(), parts=(slug, page_number))
+        catalog_cache.list_key(name="shop", language=get_language(), parts=(slug, page_number))
         if page_number
         else None
     )
@@ -136,9 +88,9 @@ def shop_detail(request, slug: str):
             "-sales_count", "-id"
         )
         page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-        return {"shop": shop, **_cards_context(request, page)}
+        return {"shop": shop, **_cards_context(page)}
 
-    return _render_shared(
+    return catalog_cache.page_response(
         request, key=key, template="shop/storefront/shop.html", build_context=build, generational=True
     )
 
@@ -146,7 +98,7 @@ def shop_detail(request, slug: str):
 def category_detail(request, slug: str):
     page_number = _page_number(request)
     key = (
-        selectors.list_page_cache_key(name="category", language=get_language(), parts=(slug, page_number))
+        catalog_cache.list_key(name="category", language=get_language(), parts=(slug, page_number))
         if page_number
         else None
     )
@@ -160,16 +112,16 @@ def category_detail(request, slug: str):
             "category": category,
             "top_category": top,
             "subcategories": list(top.children.all()),
-            **_cards_context(request, page),
+            **_cards_context(page),
         }
 
-    return _render_shared(
+    return catalog_cache.page_response(
         request, key=key, template="shop/storefront/category.html", build_context=build, generational=True
     )
 
 
 def product_detail(request, pk: int):
-    key = selectors.product_detail_cache_key(pk, get_language()) if not request.GET else None
+    key = catalog_cache.product_key("page", pk, get_language()) if not request.GET else None
 
     def build():
         product = selectors.product_visible_or_none(product_id=pk)
@@ -177,7 +129,6 @@ def product_detail(request, pk: int):
             raise Http404
         picker = selectors.sku_picker_data(product)
         low, high = selectors.price_range(product)
-        liked = bool(selectors.liked_product_ids(user=request.user, product_ids=[product.pk]))
         return {
             "product": product,
             "images": list(product.images.all()),
@@ -193,10 +144,11 @@ def product_detail(request, pk: int):
             "price_low": low,
             "price_high": high,
             "in_stock": any(sku["stock"] > 0 for sku in picker["skus"]),
-            "liked": liked,
         }
 
-    return _render_shared(request, key=key, template="shop/storefront/product.html", build_context=build)
+    return catalog_cache.page_response(
+        request, key=key, template="shop/storefront/product.html", build_context=build
+    )
 
 
 @require_POST
@@ -270,25 +222,51 @@ class SearchForm(forms.Form):
 
 
 def search(request):
-    """搜一搜: search with filters, sorting and pagination. Bad filters re-show the form (400)."""
+    """搜一搜: search with filters, sorting and pagination. Bad filters re-show the form (400).
+
+    A valid search's page is shared by everyone asking the same thing, so it is cached per query
+    string like the other lists; a refused one is rendered for the visitor alone."""
     form = SearchForm(request.GET or None)
-    context = {"form": form, "products": [], "searched": False, "categories": selectors.category_tree()}
-    if not request.GET:
-        return render(request, "shop/storefront/search.html", context)
-    if not form.is_valid():
-        return render(request, "shop/storefront/search.html", context, status=400)
-    data = form.cleaned_data
-    filters = selectors.ProductFilters(
-        query=data["q"] or "",
-        category=data["category"],
-        shop=data["shop"],
-        price_min_fen=data["price_min"],
-        price_max_fen=data["price_max"],
-        order=data["sort"] or selectors.SearchOrder.RELEVANCE,
+    key = catalog_cache.list_key(
+        name="search", language=get_language(), parts=(catalog_cache.query_digest(request.GET),)
     )
-    page = Paginator(selectors.product_search(filters), PAGE_SIZE).get_page(data["page"])
-    query_without_page = request.GET.copy()
-    query_without_page.pop("page", None)
-    context.update(_cards_context(request, page))
-    context.update({"searched": True, "query_string": query_without_page.urlencode()})
-    return render(request, "shop/storefront/search.html", context)
+
+    def build():
+        context = {"form": form, "products": [], "searched": False, "categories": selectors.category_tree()}
+        if not request.GET:
+            return context
+        if not form.is_valid():
+            raise _Refused(context)
+        data = form.cleaned_data
+        filters = selectors.ProductFilters(
+            query=data["q"] or "",
+            category=data["category"],
+            shop=data["shop"],
+            price_min_fen=data["price_min"],
+            price_max_fen=data["price_max"],
+            order=data["sort"] or selectors.SearchOrder.RELEVANCE,
+        )
+        page = Paginator(selectors.product_search(filters), PAGE_SIZE).get_page(data["page"])
+        query_without_page = request.GET.copy()
+        query_without_page.pop("page", None)
+        context.update(_cards_context(page))
+        context.update({"searched": True, "query_string": query_without_page.urlencode()})
+        return context
+
+    template = "shop/storefront/search.html"
+    try:
+        return catalog_cache.page_response(
+            request, key=key, template=template, build_context=build, generational=True
+        )
+    except _Refused as refused:
+        context = refused.context
+    return catalog_cache.page_response(
+        request, key=None, template=template, build_context=lambda: context, status=400
+    )
+
+
+class _Refused(Exception):
+    """A search form with errors: shown again to this visitor (400), never cached."""
+
+    def __init__(self, context):
+        self.context = context

@@ -19,13 +19,28 @@ The context handed to `run(ctx)` (a BenchContext):
 - `ctx.manage(*args) -> subprocess.CompletedProcess`: runs `manage.py <args>` against the bench
   database with the server's environment (e.g. `ctx.manage("shell", "-c", "...")` to add data).
 - `ctx.env`: that environment, as a dict.
-- `ctx.wrk(path, *, seconds=5, connections=8, script=None, lua_env=None) -> float`: requests/s of
-  `path` (relative to base_url). `script` is a wrk Lua script (text) for POSTs, headers or varying
-  paths; `lua_env` passes values to it through os.getenv. Fails if any answer was not 2xx/3xx.
+- `ctx.wrk(path, *, seconds=4, connections=16, script=None, lua_env=None, headers=()) -> float`:
+  requests/s of `path` (relative to base_url). `script` is a wrk Lua script (text) for POSTs or
+  varying paths; `lua_env` passes values to it through os.getenv; `headers` are "Name: value"
+  strings (a session cookie, a token). Fails if any answer was not 2xx/3xx.
 - `ctx.bare_rps`: the bare view's requests/s measured at the start of this run.
-- `ctx.against_bare(path, **wrk_options) -> tuple[float, float]`: (rps, ratio) measured in turns
-  with the bare view, so background noise on the machine hits both alike; use it for `_ratio`s.
+- `ctx.against_bare(path, *, name=None, **wrk_options) -> tuple[float, float]`: (rps, ratio)
+  measured in turns with the bare view (see below); with `name`, the spread over the rounds of
+  `<name>_rps` and `<name>_ratio` is printed next to those figures.
 A module returns a list of (name, value, unit) tuples.
+
+How ratios are measured, and why. wrk opens all its connections at once and keeps them for the
+whole run, and a gthread worker accepts whatever arrives while it is free: watched with `ss`, one of
+the four workers regularly held 13 to all 16 of them. The run is then served by that one process,
+held to one core by its GIL, at about half the machine's rate (the bare view, pure CPU, shows it
+most; a page that waits on PostgreSQL and Redis hides it), and which run gets a lopsided start is
+luck: that is why one run read the bare view at half its usual rate between slow pages. So the
+server under test caps each worker at its share of wrk's connections (gunicorn's
+`worker_connections`, WEB_WORKER_CONNECTIONS, set to BENCH_CONNECTIONS over the workers), which spreads
+every run evenly, as many independent clients do. And each round runs the bare view, then the page;
+the page's ratio for the round is its rate over the mean of the bare runs just before and after it,
+so a slow spell on the shared machine hits both sides alike. A figure is the median over the rounds,
+printed with the rounds' min–max.
 """
 
 from __future__ import annotations
@@ -55,9 +70,12 @@ BENCH_MODULES = [
     "tests.load.bench_affiliates",
     "tests.load.bench_admin",
 ]
+if os.environ.get("BENCH_ONLY"):  # e.g. BENCH_ONLY=tests.load.bench_catalog: measure just those modules
+    BENCH_MODULES = os.environ["BENCH_ONLY"].split(",")
 BENCH_DATABASE = os.environ.get("BENCH_DATABASE", "weshop_bench")
 BARE_PATH = "/bench/bare/"
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
 
 
@@ -97,6 +115,7 @@ class BenchContext:
     env: dict
     bare_rps: float = 0.0
     _bare_runs: list[float] = field(default_factory=list)
+    spreads: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -119,11 +138,17 @@ class BenchContext:
         path: str,
         *,
         seconds: int = SECONDS,
-        connections: int = 8,
+        connections: int = CONNECTIONS,
         script: str | None = None,
         lua_env: dict | None = None,
+        headers: tuple[str, ...] | list[str] = (),
     ) -> float:
+        if connections > CONNECTIONS:
+            # Workers take at most their share of CONNECTIONS: more would wait for ever.
+            raise ValueError(f"wrk with {connections} connections: raise BENCH_CONNECTIONS to at least that")
         command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s"]
+        for header in headers:
+            command += ["-H", header]
         env = {**os.environ, **(lua_env or {})}
         with tempfile.TemporaryDirectory() as folder:
             if script:
@@ -142,16 +167,25 @@ class BenchContext:
             raise RuntimeError(f"wrk printed no rate for {path}:\n{output}")
         return float(found.group(1))
 
-    def against_bare(self, path: str, **wrk_options) -> tuple[float, float]:
-        """Measure `path` and the bare view in turns (ROUNDS each); medians and their ratio."""
+    def against_bare(self, path: str, *, name: str | None = None, **wrk_options) -> tuple[float, float]:
+        """Measure `path` in turns with the bare view: bare, page, bare, page, ..., bare. Returns the
+        median rate of the page and the median of its per-round ratios (page over the mean of the
+        bare runs on either side); with `name`, records both spreads for printing."""
         self.wrk(path, seconds=1, **wrk_options)  # warm caches and workers
-        page_runs, bare_runs = [], []
+        bare_runs = [self.wrk(BARE_PATH)]
+        page_runs = []
         for _round in range(ROUNDS):
-            bare_runs.append(self.wrk(BARE_PATH))
             page_runs.append(self.wrk(path, **wrk_options))
+            bare_runs.append(self.wrk(BARE_PATH))
         self._bare_runs.extend(bare_runs)
-        page, bare = statistics.median(page_runs), statistics.median(bare_runs)
-        return page, page / bare
+        ratios = [
+            page / ((before + after) / 2)
+            for page, before, after in zip(page_runs, bare_runs[:-1], bare_runs[1:], strict=True)
+        ]
+        if name:
+            self.spreads[f"{name}_rps"] = (min(page_runs), max(page_runs), ROUNDS)
+            self.spreads[f"{name}_ratio"] = (min(ratios), max(ratios), ROUNDS)
+        return statistics.median(page_runs), statistics.median(ratios)
 
 
 def _wait_until_up(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
@@ -193,7 +227,8 @@ def _server_env(database_url: str, folder: Path) -> dict:
 
 
 def _server_config(env: dict) -> str:
-    """Passes BENCH_WORKERS / BENCH_THREADS on to gunicorn.conf.py; its resulting sizes, as one line."""
+    """Passes BENCH_WORKERS / BENCH_THREADS on to gunicorn.conf.py, caps each worker's connections
+    at its share of wrk's (see the module docstring); the resulting sizes, as one line."""
     for name, variable in (("BENCH_WORKERS", "WEB_WORKERS"), ("BENCH_THREADS", "WEB_THREADS")):
         if os.environ.get(name):
             env[variable] = os.environ[name]
@@ -205,7 +240,12 @@ def _server_config(env: dict) -> str:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     worker_class, workers, threads = found.stdout.split()
-    return f"gunicorn.conf.py: {worker_class}, {workers} workers x {threads} threads"
+    share = -(-CONNECTIONS // int(workers))  # ceiling
+    env["WEB_WORKER_CONNECTIONS"] = str(max(share, int(threads) + 1))
+    return (
+        f"gunicorn.conf.py: {worker_class}, {workers} workers x {threads} threads, "
+        f"at most {env['WEB_WORKER_CONNECTIONS']} connections each"
+    )
 
 
 def _flush_cache(env: dict) -> None:
@@ -249,9 +289,11 @@ def main() -> int:
         try:
             _wait_until_up(ctx.base_url, server)
             ctx.wrk(BARE_PATH, seconds=1)
-            ctx.bare_rps = statistics.median(ctx.wrk(BARE_PATH) for _ in range(ROUNDS))
+            bare_runs = [ctx.wrk(BARE_PATH) for _ in range(ROUNDS)]
+            ctx.bare_rps = statistics.median(bare_runs)
+            ctx.spreads["bare_view_rps"] = (min(bare_runs), max(bare_runs), ROUNDS)
             figures.append(("bare_view_rps", ctx.bare_rps, "req/s"))
-            print(f"bare_view_rps {ctx.bare_rps:.0f} req/s", flush=True)
+            print(_format(figures[-1], ctx.spreads), flush=True)
             for name in BENCH_MODULES:
                 try:
                     module = importlib.import_module(name)
@@ -262,7 +304,10 @@ def main() -> int:
                     raise
                 for figure in module.run(ctx):
                     figures.append(figure)
-                    print(_format(figure), flush=True)
+                    print(_format(figure, ctx.spreads), flush=True)
+            if ctx._bare_runs:
+                low, high = min(ctx._bare_runs), max(ctx._bare_runs)
+                _log(f"the bare view between pages read {low:.0f}–{high:.0f} req/s")
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(server.pid, signal.SIGTERM)
@@ -274,10 +319,18 @@ def main() -> int:
     return 0
 
 
-def _format(figure: tuple[str, float, str]) -> str:
+def _shown(name: str, value: float) -> str:
+    return f"{value:.2f}" if name.endswith("_ratio") else f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def _format(figure: tuple[str, float, str], spreads: dict | None = None) -> str:
+    """`name value unit`, then the spread over the rounds when the figure has one."""
     name, value, unit = figure
-    shown = f"{value:.2f}" if name.endswith("_ratio") else f"{value:.0f}" if value >= 100 else f"{value:.3g}"
-    return f"{name} {shown} {unit}"
+    line = f"{name} {_shown(name, value)} {unit}"
+    if spreads and name in spreads:
+        low, high, rounds = spreads[name]
+        line += f"  (rounds: {_shown(name, low)}–{_shown(name, high)}, {rounds} rounds)"
+    return line
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ from django.core.cache import cache
 from django.db import IntegrityError
 from django.test import override_settings
 
+from shop.catalog_cache import GENERATION_KEY as CATALOG_GENERATION_KEY
+from shop.catalog_cache import product_key
 from shop.models import SKU, Product, ProductLike
-from shop.selectors.catalog import CATALOG_GENERATION_KEY, product_detail_cache_key
 from shop.services import catalog as services
 from tests.shop.factories import ProductFactory, image_upload, product_with_grid
 
@@ -247,7 +248,7 @@ def test_shop_create_is_idempotent_and_makes_the_owner_staff(db):
 @override_settings(LANGUAGES=[("zh-hans", "中文"), ("en", "English")])
 def test_edits_drop_the_cached_pages_of_the_product(shop, django_capture_on_commit_callbacks):
     product = product_with_grid(shop=shop)
-    keys = [product_detail_cache_key(product.pk, "zh-hans"), product_detail_cache_key(product.pk, "en")]
+    keys = [product_key("page", product.pk, "zh-hans"), product_key("page", product.pk, "en")]
     for key in keys:
         cache.set(key, "stale")
     cache.set(CATALOG_GENERATION_KEY, 5, timeout=None)

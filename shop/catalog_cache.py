@@ -1,0 +1,405 @@
+"""The catalog cache: what every shopper shares is cached, what is theirs is layered on per request.
+
+Shared parts (a product page's body, the API's representation of a product, list pages and API list
+pages) are stored in Django's cache for at most `CATALOG_CACHE_SECONDS`, so a figure is never shown
+staler than that even if a drop below was missed (Redis away for a moment). They are dropped early,
+on commit of the change that alters them, with the narrowest reach that is still correct:
+
+- by product: every key of a product (its page and its API representation, in every language) is
+  deleted when the product, its SKUs, images, specs or shop change, and when an order or a ♡ moves
+  its stock, sales or likes;
+- by generation: list pages (home, shop, category, API lists) are stored with the catalog generation
+  they were built at and read together with the current one in one round trip. A change that can
+  add, remove or reorder products in a list, or alter a card (title, price, cover, shop, category,
+  status), bumps the generation and so retires them all. Orders and ♡s do not: a list shows no stock,
+  and its sales and ♡ counts may lag by at most `CATALOG_CACHE_SECONDS`.
+
+Checkout never reads any of this: it locks and reads SKUs in PostgreSQL.
+
+Personal parts are never stored with the shared ones. A shared page is rendered with markers where
+they go (`<!--personal:NAME-->` or `<!--personal:NAME:ID-->`, plus a placeholder for the CSRF token),
+and `page_response` fills the markers for the visitor asking, from a handful of small queries and
+small templates (see PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type:
+text is escaped and descriptions are sanitised, both of which remove `<!--`.
+
+Every cache call goes through Django's cache API, so any backend configured in settings works; a
+cache that cannot be reached costs speed (the page is built from the database), never an answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.http import HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import get_template, render_to_string
+from django.utils.translation import get_language
+
+from accounts.models import Friendship
+from accounts.signals import friendships_changed
+from config.cache import redis_client
+from outbox.services import outbox_enqueue, outbox_handler
+from shop import signals
+
+cache_logger = logging.getLogger("weshop.cache")
+
+# Bumped by catalog changes that can alter any list. Never expires: an evicted generation comes
+# back as 1, and stored lists carry the value they were built at, so a mismatch is a rebuild.
+GENERATION_KEY = "catalog:generation"
+
+# The kinds of shared entry kept per product and language.
+PRODUCT_KINDS = ("page", "api")
+
+
+def product_key(kind: str, product_id: int, language: str) -> str:
+    """Key of one shared entry of a product: `kind` is "page" (its page body) or "api"."""
+    return f"catalog:product:{kind}:{product_id}:{language}"
+
+
+def product_keys(product_id: int) -> list[str]:
+    """Every shared entry of a product, in every language."""
+    return [
+        product_key(kind, product_id, code) for kind in PRODUCT_KINDS for code, _name in settings.LANGUAGES
+    ]
+
+
+def list_key(*, name: str, language: str, parts: Iterable) -> str:
+    """Key of a shared list page (`name` says which list, `parts` its slug, page, filters)."""
+    joined = ":".join(str(part) for part in parts)
+    return f"catalog:list:{name}:{language}:{joined}"
+
+
+def query_digest(params) -> str:
+    """A short, order-independent name for a query string (a QueryDict), to put in a list key."""
+    items = sorted((name, value) for name in params for value in params.getlist(name))
+    return hashlib.blake2b(urlencode(items).encode(), digest_size=12).hexdigest() if items else "-"
+
+
+def generation() -> int:
+    """The current catalog generation (created at 1 the first time it is asked for)."""
+    value = cache.get(GENERATION_KEY)
+    if value is None:
+        # add() so two processes starting at once agree on one value.
+        cache.add(GENERATION_KEY, 1, timeout=None)
+        value = cache.get(GENERATION_KEY) or 1
+    return int(value)
+
+
+def list_get(key: str) -> tuple[int, object | None]:
+    """(current generation, the list entry stored under `key` at that generation or None): one round trip."""
+    found = cache.get_many([GENERATION_KEY, key])
+    current = found.get(GENERATION_KEY) or generation()
+    entry = found.get(key)
+    if entry is not None and entry[0] == current:
+        return current, entry[1]
+    return current, None
+
+
+def list_set(key: str, built_at: int, value) -> None:
+    """Store a list entry built at generation `built_at`."""
+    cache.set(key, (built_at, value), settings.CATALOG_CACHE_SECONDS)
+
+
+def shared_get(key: str):
+    return cache.get(key)
+
+
+def shared_set(key: str, value) -> None:
+    cache.set(key, value, settings.CATALOG_CACHE_SECONDS)
+
+
+def catalog_cache_invalidate(*, product_ids: Iterable[int] = (), lists: bool = True) -> None:
+    """Drop the shared parts that may show these products, once the transaction commits.
+
+    The products' own entries are deleted. With `lists` (the default: any edit of what a card shows
+    or of what a list holds) the generation is bumped too, retiring every list page. Stock, sales and
+    ♡ counts moved by orders and likes pass `lists=False`: lists show no stock, and their counts may
+    lag by at most CATALOG_CACHE_SECONDS.
+
+    Dropped right after the commit, so the merchant and shoppers see the edit at once, and recorded in
+    the outbox in the same transaction, so a worker drops them again (`catalog_cache_drop`, retried
+    until Redis answers): a Redis outage at commit time neither fails the change nor keeps stale
+    parts beyond it (the in-process drop is skipped and logged on "weshop.cache").
+    """
+    ids = sorted(set(product_ids))
+    outbox_enqueue(handler=catalog_cache_drop, payload={"product_ids": ids, "lists": lists})
+    transaction.on_commit(lambda: _catalog_cache_drop_now(ids, lists))
+
+
+def _catalog_cache_drop_now(product_ids: list[int], lists: bool) -> None:
+    try:
+        catalog_cache_drop(product_ids=product_ids, lists=lists)
+    except Exception as exc:  # the outbox message retries it; the request has committed
+        cache_logger.warning("catalog cache drop failed, left to the outbox: %r", exc)
+
+
+@outbox_handler
+def catalog_cache_drop(*, product_ids: Iterable[int] = (), lists: bool = True) -> None:
+    """Delete these products' shared entries and, with `lists`, bump the generation (outbox handler;
+    the order receiver calls it directly). Raises when Redis cannot be reached, so it is retried:
+    Django's cache API, which turns an unreachable Redis into a quiet miss, is right for reads but not
+    for a drop, so this one uses the raw client."""
+    keys = [key for product_id in sorted(set(product_ids)) for key in product_keys(product_id)]
+    client = redis_client()
+    if client is not None:
+        pipeline = client.pipeline(transaction=False)  # one round trip
+        if keys:
+            pipeline.delete(*(cache.make_key(key) for key in keys))
+        if lists:
+            pipeline.incr(cache.make_key(GENERATION_KEY))  # INCR of a missing key makes it 1
+        if keys or lists:
+            pipeline.execute()
+        return
+    if keys:
+        cache.delete_many(keys)
+    if lists:
+        try:
+            cache.incr(GENERATION_KEY)
+        except ValueError:  # not set yet (or evicted): any new value retires the old list keys
+            cache.set(GENERATION_KEY, 1, timeout=None)
+
+
+# --- Orders move stock and sales: the parts showing them follow ------------------------------
+# (and friendships move 朋友♡)
+
+
+@receiver(friendships_changed, dispatch_uid="catalog-cache-friendships-changed")
+def friends_liked_follows_friendships(sender, user_ids, **kwargs):
+    friends_liked_invalidate(user_ids=user_ids)
+
+
+@receiver(post_save, sender=Friendship, dispatch_uid="catalog-cache-friendship-saved")
+@receiver(post_delete, sender=Friendship, dispatch_uid="catalog-cache-friendship-deleted")
+def friends_liked_follows_friendship_rows(sender, instance, **kwargs):
+    # Rows written one by one (the admin, fixtures); the services announce friendships_changed.
+    friends_liked_invalidate(user_ids=[instance.user_id, instance.friend_id])
+
+
+@receiver(signals.order_placed, dispatch_uid="catalog-cache-order-placed")
+@receiver(signals.order_paid, dispatch_uid="catalog-cache-order-paid")
+@receiver(signals.order_cancelled, dispatch_uid="catalog-cache-order-cancelled")
+@receiver(signals.order_refunded, dispatch_uid="catalog-cache-order-refunded")
+def catalog_cache_follows_orders(sender, order, **kwargs):
+    """Orders take and return stock and add sales: drop the shared parts of the products involved,
+    and only those (list pages stay: they show neither stock nor anything an order changes at once).
+
+    Runs in a worker (shop.services.announce), so it drops them at once; a Redis error raises and the
+    announcement is retried. Code that changes stock outside an order event calls
+    catalog_cache_invalidate itself.
+    """
+    if "lines" in getattr(order, "_prefetched_objects_cache", {}):  # checkout hands over its lines
+        product_ids = [line.product_id for line in order.lines.all() if line.product_id]
+    else:
+        product_ids = [pid for pid in order.lines.values_list("product_id", flat=True) if pid]
+    catalog_cache_drop(product_ids=product_ids, lists=False)
+
+
+# --- Per-visitor layering ----------------------------------------------------------------------
+
+CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
+MARKER = re.compile(r"<!--personal:([a-z_]+)((?::\d+)*)-->")
+
+
+def shared_render(request, template: str, context: dict) -> str:
+    """Render the part of a page every visitor shares: personal parts come out as markers.
+
+    The templates of such pages extend shop/storefront/layered.html and put markers, never `user`,
+    where a visitor's own data goes; the CSRF token is a placeholder.
+    """
+    return render_to_string(template, {**context, "csrf_token": CSRF_PLACEHOLDER}, request)
+
+
+class Visitor:
+    """What is personal about one request, each fact read at most once, for all markers together."""
+
+    def __init__(self, request, markers: list[tuple[str, tuple[int, ...]]], generation: int | None = None):
+        self.request = request
+        self.user = request.user
+        self.generation = generation  # the catalog generation, when the page already read it
+        self.ids_by_name: dict[str, set[int]] = {}
+        for name, args in markers:
+            if args:
+                self.ids_by_name.setdefault(name, set()).add(args[0])
+        self._facts: dict[str, object] = {}
+
+    def _once(self, name: str, read: Callable[[], object]):
+        if name not in self._facts:
+            self._facts[name] = read()
+        return self._facts[name]
+
+    def facts(self):
+        """Every personal figure the page's markers need, in one query (shop.selectors.visitor)."""
+        from shop.selectors.visitor import visitor_facts
+        from shop.views.cart import SESSION_CART_ID
+
+        def read():
+            cart_id = None
+            if not self.user.is_authenticated and settings.SESSION_COOKIE_NAME in self.request.COOKIES:
+                cart_id = self.request.session.get(SESSION_CART_ID)
+            ids = self.ids_by_name
+            return visitor_facts(
+                user=self.user,
+                liked_among=ids.get("heart", set()) | ids.get("like_form", set()),
+                bought_among=ids.get("bought", set()),
+                cart_id=cart_id,
+            )
+
+        return self._once("facts", read)
+
+
+def _fragment(template: str, context: dict) -> str:
+    # Rendered without context processors: a fragment is given exactly what it shows.
+    return get_template(template).render(context)
+
+
+def _nav(visitor: Visitor, args) -> str:
+    unread = visitor.facts().unread if visitor.user.is_authenticated else 0
+    return _fragment(
+        "partials/topbar_nav.html",
+        {"user": visitor.user, "request": visitor.request, "inbox_unread_count": unread},
+    )
+
+
+def _messages(visitor: Visitor, args) -> str:
+    cookies = visitor.request.COOKIES
+    if "messages" not in cookies and settings.SESSION_COOKIE_NAME not in cookies:
+        return ""  # no cookie, no session: nothing can be waiting
+    return _fragment("partials/messages.html", {"messages": get_messages(visitor.request)})
+
+
+def _cart_badge(visitor: Visitor, args) -> str:
+    return _fragment("shop/personal/cart_badge.html", {"cart_count": visitor.facts().cart_count})
+
+
+def _heart(visitor: Visitor, args) -> str:
+    liked = args[0] in visitor.facts().liked
+    return visitor._once(f"heart:{liked}", lambda: _fragment("shop/personal/heart.html", {"liked": liked}))
+
+
+def _like_form(visitor: Visitor, args) -> str:
+    product_id, like_count = args
+    return _fragment(
+        "shop/personal/like_form.html",
+        {
+            "product_id": product_id,
+            "like_count": like_count,
+            "liked": product_id in visitor.facts().liked,
+            "next": visitor.request.path,
+            "csrf_token": CSRF_PLACEHOLDER,
+        },
+    )
+
+
+def _bought(visitor: Visitor, args) -> str:
+    if args[0] not in visitor.facts().bought:
+        return ""
+    return _fragment("shop/personal/bought.html", {})
+
+
+def friends_liked_key(user_id: int, language: str) -> str:
+    return f"catalog:personal:friends-liked:{user_id}:{language}"
+
+
+def friends_liked_invalidate(*, user_ids: Iterable[int]) -> None:
+    """Drop these users' 朋友♡ sections on commit (a friend ♡ed something, or their friends changed)."""
+    keys = [friends_liked_key(uid, code) for uid in set(user_ids) for code, _name in settings.LANGUAGES]
+    if keys:
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def _friends_liked(visitor: Visitor, args) -> str:
+    """朋友♡ is the visitor's own, but costly to work out (friends, their ♡s, ranking, pictures), so
+    it is cached per visitor too: stored with the catalog generation (a catalog change retires it,
+    as it does list pages) and dropped when a friend ♡s or un-♡s a product or friends change."""
+    from shop.selectors.catalog import friends_liked_products, product_cover
+
+    user = visitor.user
+    if not user.is_authenticated:
+        return _fragment("shop/personal/friends_liked.html", {"user": user, "friends_liked": []})
+    key = friends_liked_key(user.pk, get_language())
+    if visitor.generation is None:
+        found = cache.get_many([GENERATION_KEY, key])
+        current = found.get(GENERATION_KEY) or generation()
+    else:
+        found, current = {key: cache.get(key)}, visitor.generation
+    entry = found.get(key)
+    if entry is not None and entry[0] == current:
+        return entry[1]
+    products = friends_liked_products(user=user, limit=8)
+    for product in products:
+        product.cover = product_cover(product)
+    html = _fragment("shop/personal/friends_liked.html", {"user": user, "friends_liked": products})
+    cache.set(key, (current, html), settings.CATALOG_CACHE_SECONDS)
+    return html
+
+
+# Marker name -> what fills it for the visitor. A page may use any of them.
+PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
+    "nav": _nav,  # who is signed in, inbox badge (or the sign-in link)
+    "messages": _messages,  # flash messages waiting for this visitor
+    "cart_badge": _cart_badge,  # items in the visitor's cart
+    "heart": _heart,  # :product_id: ♥ or ♡ on a card
+    "like_form": _like_form,  # :product_id:like_count: the ♡ button of a product page
+    "bought": _bought,  # :product_id: "you bought this"
+    "friends_liked": _friends_liked,  # 朋友♡: what the visitor's friends liked
+}
+
+
+def personalize(request, shared: str, *, generation: int | None = None) -> str:
+    """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token."""
+    found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
+    visitor = Visitor(request, found, generation)
+    filled = {}
+    for name, args in found:
+        if (name, args) not in filled:
+            filled[name, args] = PERSONAL_PARTS[name](visitor, args)
+
+    def fill(match) -> str:
+        return filled[match.group(1), tuple(int(a) for a in match.group(2).split(":")[1:])]
+
+    body = MARKER.sub(fill, shared)
+    if CSRF_PLACEHOLDER in body:
+        body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+    return body
+
+
+def page_response(
+    request,
+    *,
+    key: str | None,
+    template: str,
+    build_context: Callable[[], dict],
+    generational: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    """A page whose shared part is cached under `key` (None: built every time) and whose personal
+    parts are layered on for this visitor.
+
+    `generational` pages (lists, which many catalog changes alter) are stored with the catalog
+    generation and read together with it in one round trip; product pages have their key deleted
+    when the product changes.
+    """
+    shared = built_at = None
+    if key is not None:
+        if generational:
+            built_at, shared = list_get(key)
+        else:
+            shared = shared_get(key)
+    if shared is None:
+        shared = shared_render(request, template, build_context())
+        if key is not None:
+            if generational:
+                list_set(key, built_at, shared)
+            else:
+                shared_set(key, shared)
+    return HttpResponse(personalize(request, shared, generation=built_at), status=status)

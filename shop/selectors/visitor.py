@@ -1,0 +1,117 @@
+"""What is a visitor's own on a shopper page, read in one query (see shop.catalog_cache's layering).
+
+One round trip for every personal figure a page shows: which of its products the visitor ♡s and has
+bought, how many items the cart holds, how many notifications are unread. It runs on every page view
+of every signed-in shopper, where building the statement through the ORM (four parts, annotations,
+a UNION) cost more CPU than the rest of the page, so the statement is written once in SQL from the
+models' metadata (as in shop/services/rawsql.py); only the number of ids in its IN lists varies.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from accounts.models import Notification
+from shop.models import Cart, CartLine, Order, OrderLine, ProductLike
+from shop.selectors.orders import BOUGHT_STATUSES
+
+
+@dataclass
+class VisitorFacts:
+    liked: set[int] = field(default_factory=set)
+    bought: set[int] = field(default_factory=set)
+    cart_count: int = 0
+    unread: int = 0
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model, name: str) -> str:
+    return f"{_table(model)}.{connection.ops.quote_name(model._meta.get_field(name).column)}"
+
+
+def _placeholders(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+@functools.lru_cache(maxsize=256)
+def _facts_sql(*, signed_in: bool, liked: int, bought: int, badges: bool = True) -> str:
+    """The UNION ALL for a visitor signed in or not, with `liked` and `bought` ids to look up, and
+    the cart and inbox badges unless `badges` is false."""
+    parts = []
+    if liked:
+        parts.append(
+            f"SELECT 'liked', {_column(ProductLike, 'product')} FROM {_table(ProductLike)} "
+            f"WHERE {_column(ProductLike, 'user')} = %s AND {_column(ProductLike, 'product')} "
+            f"IN ({_placeholders(liked)})"
+        )
+    if bought:
+        parts.append(
+            f"SELECT DISTINCT 'bought', {_column(OrderLine, 'product')} FROM {_table(OrderLine)} "
+            f"INNER JOIN {_table(Order)} ON {_column(Order, 'id')} = {_column(OrderLine, 'order')} "
+            f"WHERE {_column(Order, 'buyer')} = %s "
+            f"AND {_column(Order, 'status')} IN ({_placeholders(len(BOUGHT_STATUSES))}) "
+            f"AND {_column(OrderLine, 'product')} IN ({_placeholders(bought)})"
+        )
+    if not badges:
+        return " UNION ALL ".join(parts)
+    cart_owner = f"{_column(Cart, 'user')} = %s" if signed_in else f"{_column(Cart, 'id')} = %s"
+    if not signed_in:
+        cart_owner += f" AND {_column(Cart, 'user')} IS NULL"
+    parts.append(
+        f"SELECT 'cart', SUM({_column(CartLine, 'quantity')}) FROM {_table(CartLine)} "
+        f"INNER JOIN {_table(Cart)} ON {_column(Cart, 'id')} = {_column(CartLine, 'cart')} WHERE {cart_owner}"
+    )
+    if signed_in:  # the inbox badge: unread notifications
+        parts.append(
+            f"SELECT 'unread', COUNT(*) FROM {_table(Notification)} "
+            f"WHERE {_column(Notification, 'user')} = %s AND {_column(Notification, 'read_at')} IS NULL"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def visitor_facts(
+    *,
+    user,
+    liked_among: Collection[int] = (),
+    bought_among: Collection[int] = (),
+    cart_id: int | None = None,
+    badges: bool = True,
+) -> VisitorFacts:
+    """The visitor's ♡s among `liked_among`, purchases among `bought_among`, and (with `badges`) cart
+    items and unread notifications: one query, none when there is nothing to look up."""
+    facts = VisitorFacts()
+    signed_in = user.is_authenticated
+    liked = sorted(liked_among) if signed_in else []
+    bought = sorted(bought_among) if signed_in else []
+    if not (badges and (signed_in or cart_id)) and not (liked or bought):
+        return facts
+    params: list = []
+    if liked:
+        params += [user.pk, *liked]
+    if bought:
+        params += [user.pk, *(status.value for status in BOUGHT_STATUSES), *bought]
+    if badges:
+        params.append(user.pk if signed_in else cart_id)
+        if signed_in:
+            params.append(user.pk)
+    sql = _facts_sql(signed_in=signed_in, liked=len(liked), bought=len(bought), badges=badges)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    for kind, value in rows:
+        if kind == "liked":
+            facts.liked.add(value)
+        elif kind == "bought":
+            facts.bought.add(value)
+        elif kind == "cart":
+            facts.cart_count = int(value or 0)
+        elif kind == "unread":
+            facts.unread = int(value or 0)
+    return facts

@@ -1,0 +1,390 @@
+"""The catalog cache (shop.catalog_cache): shared parts cached once for every shopper, personal parts
+layered per request, and every change showing on the next request.
+
+- two shoppers with different carts, likes, friends and purchases, requests interleaved over warm
+  caches: each page and API answer carries only the asker's own data;
+- a price change, a sale that empties a SKU and a product taken off shelf show on the next request
+  for every shopper, pages and API alike;
+- query counts of every page and endpoint, signed in, with the cache cold and warm.
+"""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import Friendship
+from shop import catalog_cache
+from shop.models import CartLine, Order, Product
+from shop.services import catalog as services
+from shop.services.cart import cart_add, cart_get_or_create
+from shop.services.checkout import checkout_place
+from tests.factories import AddressFactory, UserFactory
+from tests.shop.factories import CategoryFactory, ProductImageFactory, ProductLikeFactory, product_with_grid
+from tests.shop.order_factories import celery_eager  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.django_db
+
+
+def befriend(a, b):
+    Friendship.objects.create(user=a, friend=b)
+    Friendship.objects.create(user=b, friend=a)
+
+
+def hearts(html: str) -> dict[int, bool]:
+    """Card id -> whether its heart is filled, for every card on the page."""
+    cards = re.findall(r'data-product-id="(\d+)">(.*?)</a>', html, flags=re.S)
+    return {int(pk): 'data-testid="liked"' in body for pk, body in cards if "product-card-body" in body}
+
+
+def friends_section(html: str) -> str:
+    return html.split('data-testid="friends-liked"')[1].split("</section>")[0]
+
+
+def like_button(html: str) -> str:
+    return re.search(r'<button[^>]*data-testid="like-button"[^>]*>.*?</button>', html, flags=re.S).group(0)
+
+
+def csrf_tokens(html: str) -> set[str]:
+    return set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', html))
+
+
+@pytest.fixture
+def catalog(shop):
+    category = CategoryFactory(name="女装", slug="nvzhuang")
+    products = [
+        product_with_grid(shop=shop, title=f"连衣裙{i}", category=category, price_fen=10000 + i)
+        for i in range(3)
+    ]
+    for product in products:
+        ProductImageFactory(product=product)
+    return products
+
+
+@pytest.fixture
+def two_shoppers(catalog, django_capture_on_commit_callbacks):
+    """阿花: 2 items in her cart, ♡ product 0, a friend who ♡ product 2.
+    阿草: 5 items in his cart, ♡ product 1, no friends, has bought product 0."""
+    first, second, third = catalog
+    hua, cao = UserFactory(nickname="阿花"), UserFactory(nickname="阿草")
+    friend = UserFactory(nickname="花的朋友")
+    befriend(hua, friend)
+    ProductLikeFactory(user=friend, product=third)
+    ProductLikeFactory(user=hua, product=first)
+    ProductLikeFactory(user=cao, product=second)
+    cart_add(cart=cart_get_or_create(user=hua), sku_id=first.skus.first().pk, quantity=2)
+    cart_add(cart=cart_get_or_create(user=cao), sku_id=third.skus.first().pk, quantity=5)
+    AddressFactory(user=cao)
+    with django_capture_on_commit_callbacks(execute=True):
+        order = checkout_place(
+            buyer=cao, address_id=cao.addresses.get().pk, items=[(first.skus.last().pk, 1)]
+        )[0]
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.PAID)
+    Product.objects.filter(pk__in=[p.pk for p in catalog]).update(like_count=0)  # a figure all share
+    cache.clear()
+    return hua, cao
+
+
+def signed_in(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_shared_parts_never_carry_one_shoppers_data_into_anothers_page(catalog, two_shoppers):
+    hua, cao = two_shoppers
+    first, second, third = catalog
+    clients = {"hua": signed_in(hua), "cao": signed_in(cao), "anonymous": Client()}
+    pages = [
+        "/",
+        "/shops/" + first.shop.slug + "/",
+        "/categories/nvzhuang/",
+        "/search/?q=连衣",
+        f"/products/{first.pk}/",
+    ]
+    seen: dict[tuple[str, str], str] = {}
+    # Interleaved, twice over: the first visitor of each page fills the cache, the others read it.
+    for _round in range(2):
+        for url in pages:
+            for name in ("cao", "hua", "anonymous") if _round else ("hua", "anonymous", "cao"):
+                response = clients[name].get(url)
+                assert response.status_code == 200, (name, url)
+                seen[name, url] = response.content.decode()
+
+    for url in pages:
+        hua_html, cao_html, anon_html = seen["hua", url], seen["cao", url], seen["anonymous", url]
+        assert "阿花" in hua_html and "阿草" not in hua_html
+        assert "阿草" in cao_html and "阿花" not in cao_html
+        assert "阿花" not in anon_html and "阿草" not in anon_html and "/accounts/login/?next=" in anon_html
+        assert 'data-testid="cart-count">2<' in hua_html
+        assert 'data-testid="cart-count">5<' in cao_html
+        assert 'data-testid="cart-count"' not in anon_html
+        assert "<!--personal:" not in hua_html + cao_html + anon_html
+        assert "__weshop_csrf_placeholder__" not in hua_html + cao_html + anon_html
+        # Each visitor's own CSRF token, never another's.
+        assert csrf_tokens(hua_html).isdisjoint(csrf_tokens(cao_html))
+        if url != f"/products/{first.pk}/":
+            assert hearts(hua_html) == {first.pk: True, second.pk: False, third.pk: False}
+            assert hearts(cao_html) == {first.pk: False, second.pk: True, third.pk: False}
+            assert not any(hearts(anon_html).values())
+
+    home = {name: friends_section(seen[name, "/"]) for name in ("hua", "cao", "anonymous")}
+    assert third.title in home["hua"] and "花的朋友" in home["hua"]
+    assert third.title not in home["cao"] and "朋友们还没有喜欢的商品" in home["cao"]
+    assert third.title not in home["anonymous"] and "/accounts/login/" in home["anonymous"]
+
+    product = f"/products/{first.pk}/"
+    assert 'aria-pressed="true"' in like_button(seen["hua", product])
+    assert 'aria-pressed="false"' in like_button(seen["cao", product])
+    assert 'data-testid="bought"' in seen["cao", product]
+    assert 'data-testid="bought"' not in seen["hua", product] + seen["anonymous", product]
+
+
+def test_api_answers_are_shared_but_liked_is_the_askers_own(catalog, two_shoppers):
+    hua, cao = two_shoppers
+    first, second, _third = catalog
+    clients = {"hua": APIClient(), "cao": APIClient(), "anonymous": APIClient()}
+    clients["hua"].force_authenticate(hua)
+    clients["cao"].force_authenticate(cao)
+    answers = {}
+    for _round in range(2):
+        for name in ("hua", "anonymous", "cao") if _round else ("cao", "hua", "anonymous"):
+            for pk in (first.pk, second.pk):
+                answers[name, pk] = clients[name].get(f"/api/v1/products/{pk}/").json()
+            answers[name, "list"] = clients[name].get("/api/v1/products/?q=连衣").json()
+    assert [answers["hua", pk]["liked"] for pk in (first.pk, second.pk)] == [True, False]
+    assert [answers["cao", pk]["liked"] for pk in (first.pk, second.pk)] == [False, True]
+    assert [answers["anonymous", pk]["liked"] for pk in (first.pk, second.pk)] == [False, False]
+    for pk in (first.pk, second.pk):
+        without_liked = [{k: v for k, v in answers[name, pk].items() if k != "liked"} for name in clients]
+        assert without_liked[0] == without_liked[1] == without_liked[2]
+    assert answers["hua", "list"] == answers["cao", "list"] == answers["anonymous", "list"]
+    assert answers["hua", "list"]["count"] == 3
+
+
+def test_a_marker_typed_by_a_merchant_is_text_not_a_hole(shop, shopper):
+    product = product_with_grid(shop=shop)
+    services.product_update(
+        product=product, title="<!--personal:nav-->", description="<p><!--personal:nav--></p>"
+    )
+    html = signed_in(shopper).get(f"/products/{product.pk}/").content.decode()
+    assert "&lt;!--personal:nav--&gt;" in html
+    assert html.count('class="inbox-link"') == 1  # the real nav only
+
+
+class Visitors:
+    """A signed-in shopper, another one, and a signed-out visitor, reading pages and the API."""
+
+    def __init__(self, users):
+        self.pages = [signed_in(user) for user in users] + [Client()]
+        self.api = []
+        for user in [*users, None]:
+            client = APIClient()
+            if user:
+                client.force_authenticate(user)
+            self.api.append(client)
+
+    def page(self, url) -> list:
+        return [client.get(url) for client in self.pages]
+
+    def api_get(self, url) -> list:
+        return [client.get(url) for client in self.api]
+
+
+@pytest.mark.usefixtures("celery_eager")  # order events reach the cache's receiver through the outbox
+def test_price_change_sale_and_off_shelf_show_on_the_next_request_for_everyone(
+    catalog, shopper, other_shopper, django_capture_on_commit_callbacks
+):
+    first, second, _third = catalog
+    visitors = Visitors([shopper, other_shopper])
+    product_url, api_url = f"/products/{first.pk}/", f"/api/v1/products/{first.pk}/"
+
+    def warm():
+        for url in ("/", product_url, "/search/?q=连衣", "/categories/nvzhuang/"):
+            visitors.page(url)
+        visitors.api_get(api_url)
+        visitors.api_get("/api/v1/products/")
+
+    # A price change.
+    warm()
+    sku = first.skus.order_by("pk").first()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.sku_update(sku=sku, price_fen=8800, original_price_fen=None, stock=sku.stock)
+    for response in visitors.page(product_url) + visitors.page("/") + visitors.page("/search/?q=连衣"):
+        assert "¥88.00" in response.content.decode()
+    for response in visitors.api_get(api_url):
+        assert {s["id"]: s["price_fen"] for s in response.json()["skus"]}[sku.pk] == 8800
+    for response in visitors.api_get("/api/v1/products/"):
+        assert {p["id"]: p["price_fen"] for p in response.json()["results"]}[first.pk] == 8800
+
+    # A sale that empties a SKU (through checkout and its order event).
+    warm()
+    buyer = UserFactory()
+    AddressFactory(user=buyer)
+    with django_capture_on_commit_callbacks(execute=True):
+        checkout_place(buyer=buyer, address_id=buyer.addresses.get().pk, items=[(sku.pk, sku.stock)])
+    for response in visitors.page(product_url):
+        row = re.search(
+            rf'<tr data-sku="{sku.pk}"[^>]*>.*?</tr>', response.content.decode(), flags=re.S
+        ).group(0)
+        assert "sold-out" in row and "售罄" in row
+    for response in visitors.api_get(api_url):
+        assert {s["id"]: s["stock"] for s in response.json()["skus"]}[sku.pk] == 0
+
+    # Taken off shelf.
+    warm()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_set_status(product=first, status=Product.Status.OFF_SHELF)
+    assert [r.status_code for r in visitors.page(product_url)] == [404, 404, 404]
+    assert [r.status_code for r in visitors.api_get(api_url)] == [404, 404, 404]
+    for url in ("/", "/search/?q=连衣", "/categories/nvzhuang/"):
+        for response in visitors.page(url):
+            assert f'data-product-id="{first.pk}"' not in response.content.decode()
+            assert f'data-product-id="{second.pk}"' in response.content.decode()
+    for response in visitors.api_get("/api/v1/products/"):
+        assert first.pk not in [p["id"] for p in response.json()["results"]]
+
+
+def test_an_order_or_a_like_drops_the_products_own_parts_and_leaves_list_pages(
+    catalog, shopper, django_capture_on_commit_callbacks
+):
+    first = catalog[0]
+    client = signed_in(shopper)
+    client.get("/")
+    client.get(f"/products/{first.pk}/")
+    home = catalog_cache.list_key(name="home", language="zh-hans", parts=(1,))
+    generation = catalog_cache.generation()
+    assert cache.get(home)[0] == generation
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_like(user=shopper, product=first)
+    assert cache.get(catalog_cache.product_key("page", first.pk, "zh-hans")) is None
+    assert catalog_cache.generation() == generation
+    assert cache.get(home)[0] == generation  # still there, still current
+    # The liker sees the ♥ at once on the cached list page: it is a personal part.
+    assert hearts(client.get("/").content.decode())[first.pk] is True
+
+
+# --- Query counts, signed in -------------------------------------------------------------------
+
+
+@pytest.fixture
+def big_catalog(shop):
+    category = CategoryFactory(name="女装", slug="nvzhuang")
+    products = []
+    for i in range(22):
+        product = product_with_grid(
+            shop=shop, title=f"连衣裙{i}", category=category, colors=("红", "蓝", "白")
+        )
+        ProductImageFactory(product=product)
+        ProductImageFactory(product=product)
+        products.append(product)
+    return products
+
+
+@pytest.fixture
+def busy_shopper(shopper, big_catalog):
+    """Friends who like things, likes of their own, a cart and a past order: every personal part shows."""
+    for _ in range(3):
+        friend = UserFactory()
+        befriend(shopper, friend)
+        for product in big_catalog[:6]:
+            ProductLikeFactory(user=friend, product=product)
+    for product in big_catalog[::3]:
+        ProductLikeFactory(user=shopper, product=product)
+    cart = cart_get_or_create(user=shopper)
+    for product in big_catalog[:3]:
+        CartLine.objects.create(cart=cart, sku=product.skus.first(), quantity=1)
+    return shopper
+
+
+# (page, cold: shared part built too, warm: the shared part from the cache). Warm is the user and one
+# query for every personal figure (♥ of the page's cards, cart and inbox badges, "you bought this");
+# 朋友♡ is cached per shopper after the first view. Session reads hit Redis.
+SIGNED_IN_PAGE_QUERIES = [
+    ("/", 9, 2),
+    ("/shops/{shop}/", 5, 2),
+    ("/categories/nvzhuang/", 7, 2),
+    ("/search/?q=连衣", 6, 2),
+    ("/products/{product}/", 8, 2),
+]
+
+
+@pytest.mark.parametrize(("url", "cold", "warm"), SIGNED_IN_PAGE_QUERIES)
+def test_signed_in_pages_run_a_fixed_number_of_queries(
+    busy_shopper, big_catalog, shop, url, cold, warm, django_assert_max_num_queries
+):
+    url = url.format(shop=shop.slug, product=big_catalog[0].pk)
+    client = signed_in(busy_shopper)
+    cache.clear()
+    client.get("/accounts/")  # the session is in the cache from here on, as for a real shopper
+    with django_assert_max_num_queries(cold):
+        assert client.get(url).status_code == 200
+    with django_assert_max_num_queries(warm):
+        response = client.get(url)
+    assert response.status_code == 200
+    assert 'data-testid="cart-count">3<' in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "cold", "warm"), [("/api/v1/products/{product}/", 8, 2), ("/api/v1/products/?q=连衣", 3, 1)]
+)
+def test_signed_in_api_runs_a_fixed_number_of_queries(
+    busy_shopper, big_catalog, url, cold, warm, django_assert_max_num_queries
+):
+    from rest_framework.authtoken.models import Token
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=busy_shopper).key}")
+    url = url.format(product=big_catalog[0].pk)
+    with django_assert_max_num_queries(cold):
+        assert client.get(url).status_code == 200
+    with django_assert_max_num_queries(warm):
+        assert client.get(url).status_code == 200
+
+
+def test_friends_section_is_cached_per_shopper_and_follows_friends_likes_and_friendships(
+    catalog, shopper, other_shopper, django_capture_on_commit_callbacks
+):
+    from accounts.services import friendship_create, friendship_remove
+
+    first, second, _third = catalog
+    befriend(shopper, other_shopper)
+    client = signed_in(shopper)
+    assert first.title not in friends_section(client.get("/").content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_like(user=other_shopper, product=first)
+    assert first.title in friends_section(client.get("/").content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_unlike(user=other_shopper, product=first)
+    assert first.title not in friends_section(client.get("/").content.decode())
+
+    newcomer = UserFactory(nickname="新朋友")
+    ProductLikeFactory(user=newcomer, product=second)
+    assert second.title not in friends_section(client.get("/").content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        friendship_create(user=shopper, friend=newcomer)
+    assert "新朋友" in friends_section(client.get("/").content.decode())
+    with django_capture_on_commit_callbacks(execute=True):
+        friendship_remove(user=shopper, friend_id=newcomer.pk)
+    assert "新朋友" not in friends_section(client.get("/").content.decode())
+    # A price change (a catalog generation) shows in the section too.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.product_like(user=other_shopper, product=first)
+        sku = first.skus.order_by("pk").first()
+        services.sku_update(sku=sku, price_fen=7700, original_price_fen=None, stock=sku.stock)
+    assert "¥77.00" in friends_section(client.get("/").content.decode())
+
+
+def test_signed_out_visitors_see_their_own_cart_badge_only(catalog):
+    first = catalog[0]
+    with_cart, without = Client(), Client()
+    response = with_cart.post("/cart/add/", {"sku_id": first.skus.first().pk, "quantity": 3, "next": "/"})
+    assert response.status_code == 302
+    for _round in range(2):
+        for client in (without, with_cart):
+            client.get("/")
+    assert 'data-testid="cart-count">3<' in with_cart.get("/").content.decode()
+    assert 'data-testid="cart-count"' not in without.get("/").content.decode()
+    assert 'data-testid="cart-count"' not in without.get(f"/products/{first.pk}/").content.decode()

@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "config.frame_options.AdminFramesSameOriginMiddleware",  # the admin theme frames admin pages
+    "config.handlers.ShopNotFoundPageMiddleware",
     # Last: sees the lockout flag the sign-in check left on the request, answers 429 (accounts/signin.py).
     "axes.middleware.AxesMiddleware",
 ]

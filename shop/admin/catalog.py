@@ -355,8 +355,28 @@ class SpecDimensionInline(ShopScopedAdminMixin, admin.TabularInline):
 
 
 class SKUInlineForm(forms.ModelForm):
-    price = YuanField(label=_("price (yuan)"))
-    original_price = YuanField(label=_("original price (yuan)"), required=False)
+    """One row of the SKU grid.
+
+    Every field carries the value shown when the page loaded (Django's hidden initial), so a save
+    writes only what the merchant changed, compared with that value rather than with the row as it
+    is now: a sale that took stock while the page was open is not undone by a title edit, and a stock
+    edit on top of a moved number is refused by `sku_update` with the current number.
+    """
+
+    price = YuanField(label=_("price (yuan)"), show_hidden_initial=True)
+    original_price = YuanField(label=_("original price (yuan)"), required=False, show_hidden_initial=True)
+
+    # form field -> SKU field
+    SKU_FIELDS = {
+        "price": "price_fen",
+        "original_price": "original_price_fen",
+        "stock": "stock",
+        "code": "code",
+        "is_active": "is_active",
+    }
+    # Set on the form class when a save was refused because a value moved: the hidden initials then
+    # take the row's current values, so saving again applies the merchant's numbers on purpose.
+    reload_initials = False
 
     class Meta:
         model = SKU
@@ -364,11 +384,51 @@ class SKUInlineForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("stock", "code", "is_active"):
+            self.fields[name].show_hidden_initial = True
         self.fields["stock"].min_value = 0
         self.fields["stock"].widget.attrs["min"] = 0
         if self.instance.pk:
             self.fields["price"].initial = self.instance.price_fen
             self.fields["original_price"].initial = self.instance.original_price_fen
+            if self.is_bound and self.reload_initials:
+                data = self.data.copy()
+                for name in self.SKU_FIELDS:
+                    field = self.fields[name]
+                    value = field.prepare_value(self.get_initial_for_field(field, name))
+                    if name == "is_active":
+                        value = "on" if value else ""
+                    data[self.add_initial_prefix(name)] = "" if value is None else value
+                self.data = data
+
+    def loaded_value(self, name):
+        """The value this field had when the page loaded (None when the browser did not send it)."""
+        field = self.fields[name]
+        key = self.add_initial_prefix(name)
+        if key not in self.data:
+            return None
+        raw = field.hidden_widget().value_from_datadict(self.data, self.files, key)
+        try:
+            return field.to_python(raw)
+        except forms.ValidationError:
+            return None
+
+    def sku_changes(self) -> tuple[dict, dict]:
+        """(values to write, values seen at page load), by SKU field, for the fields changed here."""
+        changes, expected = {}, {}
+        for name, sku_field in self.SKU_FIELDS.items():
+            if name not in self.changed_data:
+                continue
+            value = self.cleaned_data.get(name)
+            if name == "code":
+                value = value or ""
+            elif name == "is_active":
+                value = bool(value)
+            changes[sku_field] = value
+            if self.add_initial_prefix(name) in self.data:
+                loaded = self.loaded_value(name)
+                expected[sku_field] = (loaded or "") if name == "code" else loaded
+        return changes, expected
 
     def clean(self):
         cleaned = super().clean()
@@ -415,6 +475,8 @@ class SKUInline(ShopScopedAdminMixin, admin.TabularInline):
                         )
 
             formset.form = PriceLockedForm
+        if isinstance(getattr(request, "_catalog_domain_error", None), services.EditConflict):
+            formset.form = type("SKUInlineFormReloaded", (formset.form,), {"reload_initials": True})
         return formset
 
 
@@ -577,16 +639,11 @@ class ProductAdmin(SheetImportExportMixin, DomainErrorsShownOnFormMixin, ShopSco
     def _save_skus(formset):
         for inline_form in formset.forms:
             data = getattr(inline_form, "cleaned_data", None)
-            if not data or not inline_form.instance.pk or not inline_form.has_changed():
+            if not data or not inline_form.instance.pk:
                 continue
-            services.sku_update(
-                sku=inline_form.instance,
-                price_fen=data["price"],
-                original_price_fen=data.get("original_price"),
-                stock=data["stock"],
-                code=data.get("code") or "",
-                is_active=data.get("is_active", False),
-            )
+            changes, expected = inline_form.sku_changes()
+            if changes:
+                services.sku_update(sku=inline_form.instance, expected=expected, **changes)
 
     @staticmethod
     def _save_specs(product, formset, *, price_new_skus: bool = True):

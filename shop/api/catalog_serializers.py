@@ -230,6 +230,11 @@ class SKUUpdateInput(serializers.Serializer):
     stock = serializers.IntegerField(required=False, min_value=0, max_value=MAX_STOCK)
     code = serializers.CharField(required=False, allow_blank=True, max_length=64)
     is_active = serializers.BooleanField(required=False)
+    # What the client read before editing: when given and the SKU moved since, the PATCH is refused
+    # (409, "Stock changed to 7 while you were editing") instead of overwriting the newer value.
+    expected_stock = serializers.IntegerField(required=False, min_value=0)
+    expected_price_fen = serializers.IntegerField(required=False, min_value=0)
+    expected_original_price_fen = serializers.IntegerField(required=False, min_value=0, allow_null=True)
 
 
 class StockItemInput(serializers.Serializer):

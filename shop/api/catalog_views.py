@@ -250,7 +250,12 @@ class MerchantProductImagesView(APIView):
 
 
 class MerchantSKUView(APIView):
-    """Change one SKU's price, original price, stock, code or whether it is sold (partial update)."""
+    """Change one SKU's price, original price, stock, code or whether it is sold (partial update).
+
+    Only the fields sent are written. Send `expected_stock` (and `expected_price_fen`,
+    `expected_original_price_fen`) with the values you read to have the change refused with 409 if
+    the SKU moved since (an order took stock meanwhile) rather than overwrite it.
+    """
 
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, FormParser]
@@ -258,28 +263,24 @@ class MerchantSKUView(APIView):
     @extend_schema(request=io.SKUUpdateInput, responses=io.MerchantSKUOutput)
     def patch(self, request, pk: int):
         sku = get_object_or_404(
-            SKU.objects.filter(product__shop__in=managed_shops(request.user))
-            .select_related("product")
-            .prefetch_related("spec_values"),
+            SKU.objects.filter(product__shop__in=managed_shops(request.user)).select_related("product"),
             pk=pk,
         )
         params = io.SKUUpdateInput(data=request.data)
         params.is_valid(raise_exception=True)
-        data = params.validated_data
+        data = dict(params.validated_data)
         if any(
             name in data and data[name] != getattr(sku, name) for name in ("price_fen", "original_price_fen")
         ):
             staff_require(
                 user=request.user, shop_id=sku.product.shop_id, permission=StaffPermission.CHANGE_PRICES
             )
-        services.sku_update(
-            sku=sku,
-            price_fen=data.get("price_fen", sku.price_fen),
-            original_price_fen=data.get("original_price_fen", sku.original_price_fen),
-            stock=data.get("stock", sku.stock),
-            code=data.get("code", sku.code),
-            is_active=data.get("is_active", sku.is_active),
-        )
+        expected = {
+            field: data.pop(f"expected_{field}")
+            for field in ("stock", "price_fen", "original_price_fen")
+            if f"expected_{field}" in data
+        }
+        services.sku_update(sku=sku, expected=expected, **data)
         sku = SKU.objects.prefetch_related("spec_values").get(pk=pk)
         return Response(io.MerchantSKUOutput(sku).data)
 

@@ -20,6 +20,11 @@ class Payment(models.Model):
     out_trade_no = models.CharField(max_length=32, unique=True, verbose_name=_("merchant trade no."))
     transaction_id = models.CharField(max_length=64, null=True, blank=True, verbose_name=_("transaction id"))
     prepay_id = models.CharField(max_length=64, blank=True, verbose_name=_("prepay id"))
+    # Set on each order's payment when one checkout's orders are paid together (WeChat Pay combined
+    # payment, 合单支付): the shared number of the one payment the buyer makes; blank otherwise.
+    combine_out_trade_no = models.CharField(
+        max_length=32, blank=True, db_index=True, verbose_name=_("combined payment no.")
+    )
     amount_fen = models.BigIntegerField(verbose_name=_("amount (fen)"))
     status = models.CharField(
         max_length=16, choices=Status.choices, default=Status.CREATED, verbose_name=_("status")

@@ -8,7 +8,7 @@ our database: recording what happened is the job of the payment services that ca
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -47,6 +47,26 @@ class PaymentNotification:
     @property
     def succeeded(self) -> bool:
         return self.trade_state == "SUCCESS"
+
+
+@dataclass(frozen=True)
+class SubOrder:
+    """One order inside a combined payment (WeChat 合单支付 sub-order): its own trade number and
+    amount, so it is paid, queried and refunded as its own transaction."""
+
+    out_trade_no: str
+    description: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class CombinedPaymentNotification:
+    """A verified, decrypted combined-payment notification: one buyer payment covering several
+    orders. Each sub-order comes as its own PaymentNotification (own transaction id and amount)."""
+
+    combine_out_trade_no: str
+    sub_orders: tuple[PaymentNotification, ...]
+    raw: dict = field(repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -169,6 +189,26 @@ class PaymentProvider(Protocol):
         """Open a payment (idempotent per out_trade_no with the same amount)."""
         ...
 
+    def combine_prepay(
+        self,
+        *,
+        combine_out_trade_no: str,
+        sub_orders: Sequence[SubOrder],
+        client_ip: str,
+        expires_at: datetime,
+        return_url: str,
+    ) -> PrepayResult:
+        """Open one payment for several orders (idempotent per combine_out_trade_no)."""
+        ...
+
+    def combine_query(self, *, combine_out_trade_no: str) -> list[TransactionState]:
+        """The provider's view of each sub-order of a combined payment."""
+        ...
+
+    def combine_close(self, *, combine_out_trade_no: str, out_trade_nos: Sequence[str]) -> None:
+        """Close an unpaid combined payment (all its sub-orders). Raises TransactionAlreadyPaid."""
+        ...
+
     def query(self, *, out_trade_no: str) -> TransactionState:
         """The provider's current view of the payment. Raises TransactionNotFound if never opened."""
         ...
@@ -189,8 +229,11 @@ class PaymentProvider(Protocol):
         """The provider's current view of a refund. Raises TransactionNotFound if it never got it."""
         ...
 
-    def parse_payment_notification(self, *, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
-        """Verify and decrypt a payment notification, or raise InvalidNotification."""
+    def parse_payment_notification(
+        self, *, headers: Mapping[str, str], body: bytes
+    ) -> PaymentNotification | CombinedPaymentNotification:
+        """Verify and decrypt a payment notification (single or combined), or raise
+        InvalidNotification."""
         ...
 
     def parse_refund_notification(self, *, headers: Mapping[str, str], body: bytes) -> RefundNotification:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
@@ -27,6 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from shop.payments.base import (
+    CombinedPaymentNotification,
     InvalidNotification,
     PaymentNotification,
     PaymentProviderError,
@@ -35,6 +36,7 @@ from shop.payments.base import (
     RefundNotification,
     RefundResult,
     RefundState,
+    SubOrder,
     TransactionAlreadyPaid,
     TransactionNotFound,
     TransactionState,
@@ -251,6 +253,9 @@ class WeChatPayProvider:
             notify_url=self.notify_url,
             pay_type=WeChatPayType.H5,
         )
+        return self._pay_url(body, return_url)
+
+    def _pay_url(self, body: dict, return_url: str) -> PrepayResult:
         h5_url = body.get("h5_url")
         if not isinstance(h5_url, str) or not h5_url:
             raise PaymentProviderError("WeChat Pay answered the prepay without an h5_url.")
@@ -259,6 +264,63 @@ class WeChatPayProvider:
         separator = "&" if urlsplit(h5_url).query else "?"
         pay_url = f"{h5_url}{separator}redirect_url={quote(return_url, safe='')}" if return_url else h5_url
         return PrepayResult(prepay_id=prepay_id, pay_url=pay_url)
+
+    def combine_prepay(
+        self,
+        *,
+        combine_out_trade_no: str,
+        sub_orders: Sequence[SubOrder],
+        client_ip: str,
+        expires_at: datetime,
+        return_url: str,
+    ) -> PrepayResult:
+        """Combined H5 payment (合单支付, /v3/combine-transactions/h5): one cashier trip pays every
+        sub-order; each keeps its own out_trade_no, transaction id and refunds."""
+        _, body = self._call(
+            "combined prepay",
+            self._client.combine_pay,
+            combine_out_trade_no=combine_out_trade_no,
+            sub_orders=[
+                {
+                    "mchid": self.mchid,
+                    "attach": sub.out_trade_no,
+                    "amount": {"total_amount": int(sub.amount_fen), "currency": "CNY"},
+                    "out_trade_no": sub.out_trade_no,
+                    "description": sub.description[:127],
+                }
+                for sub in sub_orders
+            ],
+            scene_info={"payer_client_ip": client_ip or "127.0.0.1", "h5_info": {"type": "Wap"}},
+            time_expire=format_wechat_time(expires_at),
+            notify_url=self.notify_url,
+            pay_type=WeChatPayType.H5,
+        )
+        return self._pay_url(body, return_url)
+
+    def combine_query(self, *, combine_out_trade_no: str) -> list[TransactionState]:
+        _, body = self._call(
+            "combined query", self._client.combine_query, combine_out_trade_no=combine_out_trade_no
+        )
+        try:
+            return [
+                TransactionState(
+                    out_trade_no=str(sub["out_trade_no"]),
+                    transaction_id=sub.get("transaction_id") or None,
+                    trade_state=str(sub["trade_state"]),
+                    amount_fen=int(sub.get("amount", {}).get("total_amount", 0)),
+                )
+                for sub in body["sub_orders"]
+            ]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PaymentProviderError("WeChat Pay answered the combined query strangely.") from exc
+
+    def combine_close(self, *, combine_out_trade_no: str, out_trade_nos: Sequence[str]) -> None:
+        self._call(
+            "combined close",
+            self._client.combine_close,
+            combine_out_trade_no=combine_out_trade_no,
+            sub_orders=[{"mchid": self.mchid, "out_trade_no": number} for number in out_trade_nos],
+        )
 
     def query(self, *, out_trade_no: str) -> TransactionState:
         _, body = self._call("query", self._client.query, out_trade_no=out_trade_no)
@@ -346,11 +408,15 @@ class WeChatPayProvider:
             raise InvalidNotification(f"The {kind} notification is malformed.")
         return data
 
-    def parse_payment_notification(self, *, headers: Mapping[str, str], body: bytes) -> PaymentNotification:
+    def parse_payment_notification(
+        self, *, headers: Mapping[str, str], body: bytes
+    ) -> PaymentNotification | CombinedPaymentNotification:
         data = self._verified_notification(headers=headers, body=body, kind="payment")
         if not str(data.get("event_type", "")).startswith("TRANSACTION."):
             raise InvalidNotification(f"Not a payment notification: {data.get('event_type')!r}.")
         resource = data["resource"]
+        if "combine_out_trade_no" in resource:
+            return self._combined_notification(data)
         if resource.get("mchid") != self.mchid or resource.get("appid") != self.appid:
             raise InvalidNotification("The payment notification is addressed to another merchant.")
         # We only ever ask for yuan through H5 payments: money in another currency or through another
@@ -379,6 +445,46 @@ class WeChatPayProvider:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidNotification("The payment notification lacks required fields.") from exc
+
+    def _combined_notification(self, data: dict) -> CombinedPaymentNotification:
+        resource = data["resource"]
+        if resource.get("combine_mchid") != self.mchid or resource.get("combine_appid") != self.appid:
+            raise InvalidNotification("The payment notification is addressed to another merchant.")
+        try:
+            payer = resource.get("combine_payer_info") or {}
+            subs = []
+            for sub in resource["sub_orders"]:
+                if sub.get("mchid") != self.mchid:
+                    raise InvalidNotification("A sub-order is addressed to another merchant.")
+                amount = sub["amount"]
+                # As for single payments: yuan through H5 payments only.
+                if (amount.get("currency"), amount.get("payer_currency", CURRENCY)) != (CURRENCY, CURRENCY):
+                    raise InvalidNotification(f"A sub-order is not in {CURRENCY}.")
+                if sub.get("trade_type") != NOTIFIED_TRADE_TYPE:
+                    raise InvalidNotification(f"A sub-order's trade type is not {NOTIFIED_TRADE_TYPE}.")
+                subs.append(
+                    PaymentNotification(
+                        out_trade_no=_required_text(sub, "out_trade_no"),
+                        transaction_id=_required_text(sub, "transaction_id"),
+                        amount_fen=_required_int(amount, "total_amount"),
+                        payer_total_fen=_required_int(
+                            amount, "payer_amount", default=amount.get("total_amount")
+                        ),
+                        trade_state=_required_text(sub, "trade_state"),
+                        success_time=parse_wechat_time(sub.get("success_time")),
+                        payer_openid=str(payer.get("openid") or ""),
+                        raw={},
+                    )
+                )
+            if not subs:
+                raise ValueError("no sub-orders")
+            return CombinedPaymentNotification(
+                combine_out_trade_no=_required_text(resource, "combine_out_trade_no"),
+                sub_orders=tuple(subs),
+                raw=data,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidNotification("The combined payment notification lacks required fields.") from exc
 
     def parse_refund_notification(self, *, headers: Mapping[str, str], body: bytes) -> RefundNotification:
         data = self._verified_notification(headers=headers, body=body, kind="refund")

@@ -137,6 +137,20 @@ def managed_shop_ids(user) -> list[int] | None:
     return list(Shop.objects.managed_by(user).values_list("pk", flat=True))
 
 
+def orders_paid_together(order: Order) -> list[Order]:
+    """The unpaid orders of `order`'s checkout (itself included), shop loaded: what one payment
+    pays (see shop.services.payments.payment_start)."""
+    if order.checkout_id is None or order.status != Order.Status.PENDING_PAYMENT:
+        return [order]
+    return list(
+        Order.objects.filter(
+            buyer_id=order.buyer_id, checkout_id=order.checkout_id, status=Order.Status.PENDING_PAYMENT
+        )
+        .select_related("shop")
+        .order_by("pk")
+    )
+
+
 def after_sales_photo_for_viewer(*, user, photo_id: int) -> AfterSalesPhoto | None:
     """An after-sales photo `user` may see: of their own request or order (the buyer), of one of their
     shops' orders (merchant staff), or any (operators). Anyone else gets None, as for a missing photo."""

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from shop.models import SKU, Cart, CartLine, Product, Shop
 from shop.services.locking import lock_one
-from shop.services.order_errors import InvalidQuantity, NotPurchasable, OutOfStock
+from shop.services.order_errors import InvalidQuantity, NotPurchasable, OutOfStock, Unpriced
 
 MAX_LINE_QUANTITY = 99
 STALE_ANONYMOUS_CART_DAYS = 30
@@ -34,6 +34,8 @@ def purchasable_sku(sku_id) -> SKU:
     )
     if sku is None:
         raise NotPurchasable(field="sku_id")
+    if sku.price_fen <= 0:
+        raise Unpriced(field="sku_id")
     return sku
 
 

@@ -36,6 +36,7 @@ from shop.services.catalog_input import (
     image_validate,
 )
 from shop.services.errors import (
+    EditConflict,
     ForeignObject,
     ImageRejected,
     InvalidPrice,
@@ -66,7 +67,7 @@ from shop.services.shops import (
     shop_set_status,
     shop_update,
 )
-from shop.services.skus import products_stock_set, sku_stock_set, sku_update, skus_stock_set
+from shop.services.skus import UNCHANGED, products_stock_set, sku_stock_set, sku_update, skus_stock_set
 from shop.services.specs import (
     MAX_SKUS_PER_PRODUCT,
     MAX_SPEC_DIMENSIONS,
@@ -87,6 +88,7 @@ __all__ = [
     "MAX_STOCK",
     "BulkResult",
     "DomainError",
+    "EditConflict",
     "Forbidden",
     "ForeignObject",
     "ImageRejected",
@@ -96,6 +98,7 @@ __all__ = [
     "ProductNotSellable",
     "SlugTaken",
     "SpecInput",
+    "UNCHANGED",
     "catalog_cache_drop",
     "catalog_cache_invalidate",
     "description_sanitize",

@@ -26,10 +26,11 @@ from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Produ
 from shop.services.announce import order_announcement_messages
 from shop.services.cart import MAX_LINE_QUANTITY
 from shop.services.locking import lock_one
-from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable
+from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, Unpriced
 from shop.services.rawsql import (
     column,
     insert_many,
+    insert_many_unique,
     insert_together,
     instances_from_row,
     select_list,
@@ -48,6 +49,10 @@ def order_number_generate(now=None) -> str:
     """
     now = timezone.localtime(now or timezone.now())
     return f"{now:%y%m%d%H%M%S}{secrets.randbelow(10**8):08d}"
+
+
+def _renumber(order: Order) -> None:
+    order.number = order_number_generate()
 
 
 def product_thumbnail_url(product: Product) -> str:
@@ -162,6 +167,9 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
             name = f"{sku.product.title} {sku.spec_label}".strip() if sku else ""
             message = f"{NotPurchasable.default_message} ({name})" if name else None
             raise NotPurchasable(message, field="sku_id")
+        if sku.price_fen <= 0:  # could be ordered, but never paid: refused here, where it starts
+            name = f"{sku.product.title} {sku.spec_label}".strip()
+            raise Unpriced(f"{Unpriced.default_message} ({name})", field="sku_id")
     return skus
 
 
@@ -261,7 +269,8 @@ def checkout_place(
                 order.district = address.district
                 order.address_detail = address.detail
             orders.append(order)
-        insert_many(orders)
+        # Numbers are random: a clash (with a committed order or a concurrent checkout) draws again.
+        insert_many_unique(orders, unique="number", regenerate=_renumber)
         lines = []
         for order in orders:
             for sku, quantity in by_shop[order.shop_id]:
@@ -305,22 +314,47 @@ def checkout_place(
     return orders
 
 
+def checkout_placed_orders(*, buyer, checkout_id) -> list[Order]:
+    """The orders `buyer` already placed under `checkout_id` (none for a bad or unknown id), with
+    shop and lines loaded like checkout's own answer."""
+    try:
+        checkout_id = uuid.UUID(str(checkout_id))
+    except ValueError:
+        return []
+    return list(
+        Order.objects.filter(buyer=buyer, checkout_id=checkout_id)
+        .select_related("shop")
+        .prefetch_related("lines")
+        .order_by("pk")
+    )
+
+
 def checkout_from_cart(
     *,
     buyer,
-    cart: Cart,
+    cart: Cart | None,
     address_id,
     notes: Mapping[int, str] | None = None,
     checkout_id=None,
     sku_ids=None,
     checkout_context: Mapping | None = None,
 ) -> list[Order]:
-    """Check out the cart's lines (or only those of `sku_ids`): see `checkout_place`."""
-    lines = CartLine.objects.filter(cart=cart)
-    if sku_ids is not None:
-        lines = lines.filter(sku_id__in=[int(s) for s in sku_ids if str(s).isdigit()])
-    items = list(lines.values_list("sku_id", "quantity"))
+    """Check out the cart's lines (or only those of `sku_ids`): see `checkout_place`.
+
+    Sending the same checkout again (a double submit, a retry after a lost answer) returns the
+    orders it already placed, even though their lines have left the cart meanwhile; only with
+    neither lines nor earlier orders is it EmptyCart.
+    """
+    items = []
+    if cart is not None:
+        lines = CartLine.objects.filter(cart=cart)
+        if sku_ids is not None:
+            lines = lines.filter(sku_id__in=[int(s) for s in sku_ids if str(s).isdigit()])
+        items = list(lines.values_list("sku_id", "quantity"))
     if not items:
+        placed = checkout_placed_orders(buyer=buyer, checkout_id=checkout_id) if checkout_id else []
+        if placed:
+            return placed
         raise EmptyCart()
     return checkout_place(
         buyer=buyer,

@@ -46,6 +46,14 @@ class ForeignObject(DomainError):
     default_message = _("That item does not belong to this product.")
 
 
+class EditConflict(Conflict):
+    """The value an edit was based on moved since the editor loaded it (a sale took stock, another
+    merchant changed the price): refused rather than silently overwriting the newer value."""
+
+    code = "edit_conflict"
+    default_message = _("This changed while you were editing; check it and save again.")
+
+
 class SlugTaken(DomainError):
     code = "slug_taken"
     default_message = _("That slug is already used.")
@@ -62,6 +70,13 @@ class OutOfStock(DomainError):
 class NotPurchasable(DomainError):
     code = "not_purchasable"
     default_message = _("This item is not on sale.")
+
+
+class Unpriced(NotPurchasable):
+    """A SKU at ¥0: it could be ordered but never paid (a payment is always above zero)."""
+
+    code = "unpriced"
+    default_message = _("This item has no price yet and cannot be ordered.")
 
 
 class InvalidQuantity(DomainError):

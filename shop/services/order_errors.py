@@ -16,4 +16,5 @@ from shop.services.errors import (  # noqa: F401
     PaymentExpired,
     RefundExceedsPaid,
     UnknownPayment,
+    Unpriced,
 )

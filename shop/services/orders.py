@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Exists, F, OuterRef, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,7 +37,7 @@ from shop.models import (
     Refund,
     ShopMembership,
 )
-from shop.services.announce import order_announce
+from shop.services.announce import order_announce, order_announcement_messages
 from shop.services.locking import lock_one, lock_ordered
 from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.staff_permissions import StaffPermission, staff_require
@@ -173,18 +173,89 @@ def order_mark_paid(*, order: Order, payment: Payment) -> bool:
     )
     for row in sold:
         Product.objects.filter(pk=row["product_id"]).update(sales_count=F("sales_count") + row["n"])
-    admin_url = reverse("admin:shop_order_change", args=[order.pk])
-    for user_id in merchant_user_ids(order.shop_id):
-        notify_user(
-            user_id=user_id,
-            key=f"order-paid:{order.pk}:{user_id}",
-            kind="order_paid",
-            title=_("New paid order %(number)s") % {"number": order.number},
-            body=_("%(amount)s paid. Please ship it.") % {"amount": f"¥{order.total_fen / 100:.2f}"},
-            url=admin_url,
-        )
+    _tell_merchants_paid(order, merchant_user_ids(order.shop_id))
     order_announce(signals.order_paid, orders=[order])
     return True
+
+
+def _merchant_paid_notices(order: Order, user_ids: Iterable[int]) -> list[dict]:
+    admin_url = reverse("admin:shop_order_change", args=[order.pk])
+    return [
+        {
+            "user_id": user_id,
+            "key": f"order-paid:{order.pk}:{user_id}",
+            "kind": "order_paid",
+            "title": str(_("New paid order %(number)s") % {"number": order.number}),
+            "body": str(_("%(amount)s paid. Please ship it.") % {"amount": f"¥{order.total_fen / 100:.2f}"}),
+            "url": admin_url,
+        }
+        for user_id in user_ids
+    ]
+
+
+def _tell_merchants_paid(order: Order, user_ids: Iterable[int]) -> None:
+    for notice in _merchant_paid_notices(order, user_ids):
+        notify_user(**notice)
+
+
+def orders_mark_paid(*, orders: list[Order], paid_at: datetime, payments: dict[int, Payment]) -> None:
+    """pending_payment → paid for the orders of one combined payment, at once. Only for
+    shop.services.payments, which holds the orders' locks and has just recorded their payments
+    (`payments`: {order_id: payment}) as succeeded. Orders already paid are skipped.
+
+    Set-based, so a checkout across many shops costs what one across two does: one UPDATE of the
+    orders, one INSERT of their events, one UPDATE of the products' sales counts, one read of the
+    merchants to tell, one INSERT into the outbox (their notices and the `order_paid` announcement).
+    """
+    orders = [order for order in orders if order.status == S.PENDING_PAYMENT]
+    if not orders:
+        return
+    ids = [order.pk for order in orders]
+    Order.objects.filter(pk__in=ids, status=S.PENDING_PAYMENT).update(status=S.PAID, paid_at=paid_at)
+    OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                kind=OrderEvent.Kind.PAID,
+                from_status=S.PENDING_PAYMENT,
+                to_status=S.PAID,
+                note=payments[order.pk].transaction_id or "",
+                data={
+                    "amount_fen": payments[order.pk].amount_fen,
+                    "payment_id": payments[order.pk].pk,
+                    "out_trade_no": payments[order.pk].out_trade_no,
+                    "transaction_id": payments[order.pk].transaction_id,
+                    "combine_out_trade_no": payments[order.pk].combine_out_trade_no,
+                },
+            )
+            for order in orders
+        ]
+    )
+    sold = (
+        OrderLine.objects.filter(order_id__in=ids, product_id=OuterRef("pk"))
+        .values("product_id")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+    Product.objects.filter(
+        pk__in=OrderLine.objects.filter(order_id__in=ids, product_id__isnull=False).values("product_id")
+    ).update(sales_count=F("sales_count") + Subquery(sold))
+    people: dict[int, list[int]] = {}
+    for shop_id, user_id in ShopMembership.objects.filter(
+        shop_id__in={order.shop_id for order in orders}
+    ).values_list("shop_id", "user_id"):
+        people.setdefault(shop_id, []).append(user_id)
+    from accounts.services import notification_deliver
+
+    messages = []
+    for order in orders:
+        order.status, order.paid_at = S.PAID, paid_at
+        messages += [
+            outbox_message(handler=notification_deliver, payload=notice)
+            for notice in _merchant_paid_notices(order, people.get(order.shop_id, []))
+        ]
+    # The merchants' notices and the `order_paid` announcement: one INSERT into the outbox for all.
+    outbox_enqueue_many(messages + order_announcement_messages(signals.order_paid, orders=orders))
 
 
 @transaction.atomic
@@ -375,22 +446,35 @@ def _bulk_events(
 def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_BATCH_SIZE) -> int:
     """Cancel every unpaid order past its payment deadline, return its stock and tell the buyer.
 
+    Never cancels an order the buyer paid: its open payments are first closed at the provider or,
+    if the provider says paid, recorded as paid (`payments_close_overdue`).
+
     Batches of locked orders (rows another worker holds, e.g. a payment being recorded, are skipped
     and left for the next run); one UPDATE per batch re-checks the state. Returns orders cancelled.
     """
+    from shop.services.payments import payments_close_overdue
+
     now = now or timezone.now()
+    # First ask the provider, with no lock held: close each open payment there (so it can no longer
+    # be paid), or record it as paid if it already was. Only orders left with no open payment are
+    # cancelled below; one whose provider did not answer waits for the next run.
+    payments_close_overdue(now=now)
+    open_payment = Exists(Payment.objects.filter(order_id=OuterRef("pk"), status=Payment.Status.CREATED))
     total = 0
     while True:
         with transaction.atomic():
             locked = lock_ordered(
-                Order.objects.filter(status=S.PENDING_PAYMENT, payment_deadline__lt=now).only("pk"),
+                Order.objects.filter(status=S.PENDING_PAYMENT, payment_deadline__lt=now)
+                .exclude(open_payment)
+                .only("pk"),
                 limit=batch_size,
                 skip_locked=True,
             )
-            ids = [order.pk for order in locked]
-            if not ids:
+            if not locked:
                 return total
             reason = _("Not paid in time")
+            # The rows are locked: no payment can start on them now (payment_start locks the order).
+            ids = [order.pk for order in locked]
             Order.objects.filter(pk__in=ids, status=S.PENDING_PAYMENT).update(
                 status=S.CANCELLED, cancelled_at=now, cancel_reason=reason
             )
@@ -413,10 +497,9 @@ def orders_cancel_overdue(*, now: datetime | None = None, batch_size: int = JOB_
                     body=_("It was not paid in time; the items went back on sale."),
                     url=reverse("shop:order-detail", args=[number]),
                 )
-            _close_open_payments(ids)
             order_announce(signals.order_cancelled, order_ids=ids)
             total += len(ids)
-        if len(ids) < batch_size:
+        if len(locked) < batch_size:
             return total
 
 

@@ -81,7 +81,9 @@ def product_update(
 
 
 def _sellable(product: Product) -> bool:
-    return product.skus.filter(is_active=True, price_fen__gt=0).exists()
+    # At least one active SKU with a price, and no active SKU at ¥0 (it could be ordered but never paid).
+    prices = list(product.skus.filter(is_active=True).values_list("price_fen", flat=True))
+    return bool(prices) and min(prices) > 0
 
 
 def product_set_status(*, product: Product, status: str) -> Product:
@@ -103,7 +105,7 @@ def _product_set_status(*, product: Product, status: str) -> tuple[Product, bool
             return product, False
         if status == Product.Status.ON_SALE and not _sellable(product):
             raise ProductNotSellable(
-                _("“%(title)s” needs at least one active SKU priced above zero to go on sale.")
+                _("“%(title)s” needs every active SKU priced above zero (and at least one) to go on sale.")
                 % {"title": product.title},
                 field="status",
             )

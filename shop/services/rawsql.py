@@ -5,6 +5,7 @@ columns or tables follow the models; anything not on a measured hot path uses th
 """
 
 import functools
+from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
@@ -41,12 +42,18 @@ def _insert_fields(model) -> list:
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_sql(model, rows: int) -> str:
+def _insert_sql(model, rows: int, unique: str | None = None) -> str:
     fields = _insert_fields(model)
     columns = ", ".join(f'"{field.column}"' for field in fields)
     values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
     table, key = model._meta.db_table, model._meta.pk.column
-    return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
+    if unique is None:
+        return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
+    column_name = model._meta.get_field(unique).column
+    return (
+        f'INSERT INTO "{table}" ({columns}) VALUES {values} '
+        f'ON CONFLICT ("{column_name}") DO NOTHING RETURNING "{key}", "{column_name}"'
+    )
 
 
 def insert_many(objects: list) -> None:
@@ -71,6 +78,43 @@ def insert_many(objects: list) -> None:
     for obj, key in zip(objects, keys, strict=True):
         obj.pk = key
         obj._state.adding, obj._state.db = False, database.alias
+
+
+def insert_many_unique(
+    objects: list, *, unique: str, regenerate: Callable[[object], None], attempts: int = 8
+) -> None:
+    """`insert_many` for rows with a generated unique value (`unique`, e.g. an order number): a row
+    whose value is already taken, by a committed row or by a concurrent transaction's, is skipped
+    by `ON CONFLICT DO NOTHING`, given a new value by `regenerate(obj)` and inserted again, so two
+    writers never fail on a clash. One statement when nothing clashes (no savepoint). Raises
+    RuntimeError after `attempts` rounds of clashes (a broken generator, not bad luck)."""
+    model, database = type(objects[0]), connections[DEFAULT_DB_ALIAS]
+    if not database.features.can_return_rows_from_bulk_insert:
+        model._base_manager.bulk_create(objects)
+        return
+    fields = _insert_fields(model)
+    pending = list(objects)
+    for _attempt in range(attempts):
+        params = [
+            field.get_db_prep_save(field.pre_save(obj, True), database) for obj in pending for field in fields
+        ]
+        with database.cursor() as cursor:
+            cursor.execute(_insert_sql(model, len(pending), unique), params)
+            keys = {value: key for key, value in cursor.fetchall()}
+        clashed = []
+        for obj in pending:
+            key = keys.pop(getattr(obj, unique), None)
+            if key is None:
+                clashed.append(obj)
+                continue
+            obj.pk = key
+            obj._state.adding, obj._state.db = False, database.alias
+        if not clashed:
+            return
+        for obj in clashed:
+            regenerate(obj)
+        pending = clashed
+    raise RuntimeError(f"{model.__name__}.{unique}: still clashing after {attempts} attempts")
 
 
 @functools.lru_cache(maxsize=64)

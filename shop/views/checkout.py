@@ -17,7 +17,7 @@ from shop import hooks
 from shop.models import SKU
 from shop.selectors.orders import cart_lines, cart_lines_by_shop
 from shop.services.cart import purchasable_sku, valid_quantity
-from shop.services.checkout import checkout_buy_now, checkout_from_cart
+from shop.services.checkout import checkout_buy_now, checkout_from_cart, checkout_placed_orders
 from shop.views.cart import back, current_cart
 
 SESSION_BUY_NOW = "buy_now"
@@ -73,10 +73,24 @@ def buy_now(request):
     return redirect(target)
 
 
+def _after_placing(request, orders):
+    # One cashier trip for the whole checkout: the pay page of any of its orders pays them all.
+    if len(orders) > 1:
+        messages.success(
+            request, _("%(n)s orders placed, one per shop; pay them together below.") % {"n": len(orders)}
+        )
+    return redirect("shop:order-pay", number=orders[0].number)
+
+
 @login_required
 def checkout(request):
     buy_now_mode = request.GET.get("mode") == "buy_now"
     lines = _buy_now_lines(request) if buy_now_mode else cart_lines(cart=current_cart(request))
+    if not lines and request.method == "POST":
+        # The same form sent again (double tap, back and resend): its orders are already placed.
+        placed = checkout_placed_orders(buyer=request.user, checkout_id=request.POST.get("checkout_id", ""))
+        if placed:
+            return _after_placing(request, placed)
     if not lines:
         messages.info(request, _("Your cart is empty."))
         return redirect("shop:cart")
@@ -113,12 +127,7 @@ def checkout(request):
         except DomainError as error:
             form_error_from(form, error)
         else:
-            if len(orders) == 1:
-                return redirect("shop:order-pay", number=orders[0].number)
-            messages.success(
-                request, _("%(n)s orders placed, one per shop. Pay each of them below.") % {"n": len(orders)}
-            )
-            return redirect(reverse("shop:orders") + "?tab=pending_payment")
+            return _after_placing(request, orders)
     return render(
         request,
         "shop/orders/checkout.html",

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError
 from shop.models import Order
-from shop.selectors.orders import order_for_buyer
+from shop.selectors.orders import order_for_buyer, orders_paid_together
 from shop.services.payments import payment_notification_handle, payment_start, refund_notification_handle
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,12 @@ def order_pay(request, number: str):
             messages.error(request, error.message)
             return redirect("shop:order-pay", number=number)
         return redirect(result.pay_url)
-    return render(request, "shop/orders/pay.html", {"order": order})
+    together = orders_paid_together(order)
+    return render(
+        request,
+        "shop/orders/pay.html",
+        {"order": order, "together": together, "total_fen": sum(o.total_fen for o in together)},
+    )
 
 
 def _refused(error: DomainError) -> JsonResponse:

@@ -7,7 +7,10 @@
   same run (pgbench -i on a scratch database, then -c 16 for a few seconds). Both are medians of
   BENCH_ROUNDS runs taken in turns (pgbench, checkout, pgbench, ...), so load from elsewhere on the
   machine weighs on both alike.
-- checkout_queries: database queries of one API checkout of a 3-line cart (goal ≤ 23).
+- checkout_queries: database queries of one API checkout of a 3-line cart (goal ≤ 15).
+- checkout_multi_shop_pay_queries: database queries of the payment notification that pays a 3-shop
+  checkout (one combined payment, every order becomes paid); `_6_shops` is the same for 6 shops and
+  must be equal (the cost is flat in the number of shops).
 - oversold: units sold beyond stock when 16 threads of another process race for a SKU with 20 units
   left, plus any stock mismatch on the hot SKU (sold units vs stock taken). Must be 0.
 """
@@ -84,6 +87,64 @@ with CaptureQueriesContext(connection) as captured:
 assert response.status_code == 201, response.content
 assert len(response.json()[0]["lines"]) == 3
 print(len(captured))
+"""
+
+# One payment for a checkout across N shops, through the notification: the shell plays the
+# sandbox on a free port (the bench server runs without it), checks out N shops' SKUs through the
+# API, pays from one order (a combined payment), confirms at the sandbox and counts the queries of
+# the notification request that makes the N orders paid.
+MULTI_SHOP_PAY_QUERIES = r"""
+import copy, json, uuid
+from django.conf import settings
+settings.WECHATPAY = {**copy.deepcopy(settings.WECHATPAY), "SANDBOX": True, "MCHID": ""}
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+from shop.models import SKU, Category, Order, Product, Shop, ShopMembership
+from shop.payments.sandbox import state
+from tests.shop.payments.servers import BackgroundServer
+
+data = json.loads(%(data)r)
+token, address_id = data["buyers"][1]
+server = BackgroundServer(WSGIHandler())
+settings.WECHATPAY = {**settings.WECHATPAY, "GATEWAY": f"{server.url}/sandbox/wechatpay"}
+client = APIClient(HTTP_HOST="localhost")
+client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+owner = Shop.objects.get(slug__startswith="bench-checkout-").owner
+category = Category.objects.order_by("id").first()
+counts = []
+for shops in (3, 6):
+    for n in range(shops):
+        tag = uuid.uuid4().hex[:8]
+        shop = Shop.objects.create(name=f"合单{n}", slug=f"bench-combined-{tag}", owner=owner)
+        ShopMembership.objects.create(shop=shop, user=owner, role="owner")
+        product = Product.objects.create(
+            shop=shop, category=category, title="合单商品", status="on_sale", price_fen=990
+        )
+        sku = SKU.objects.create(product=product, spec_label="默认", price_fen=990 + n, stock=100)
+        added = client.post("/api/v1/cart/items/", {"sku_id": sku.pk, "quantity": 1}, format="json")
+        assert added.status_code == 201, added.content
+    placed = client.post(
+        "/api/v1/checkout/", {"address_id": address_id, "checkout_id": str(uuid.uuid4())}, format="json"
+    )
+    assert placed.status_code == 201 and len(placed.json()) == shops, placed.content
+    numbers = [order["number"] for order in placed.json()]
+    started = client.post(f"/api/v1/orders/{numbers[0]}/pay/", {}, format="json")
+    assert started.status_code in (200, 201), started.content
+    paid, _ = state.transaction_confirm(started.json()["prepay_id"])
+    headers, body = state.payment_notification(paid)
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    with CaptureQueriesContext(connection) as captured:
+        answer = APIClient(HTTP_HOST="localhost").generic(
+            "POST", "/payments/notify/wechatpay/", body, content_type="application/json", headers=headers
+        )
+    assert answer.status_code == 204, answer.content
+    assert Order.objects.filter(number__in=numbers, status="paid").count() == shops
+    counts.append(len(captured))
+server.stop()
+print(json.dumps(counts))
 """
 
 BUY_NOW = """
@@ -203,6 +264,9 @@ def run(ctx) -> list[tuple[str, float, str]]:
         )
     )
     queries = int(_last_line(ctx.manage("shell", "-c", QUERY_COUNT % {"data": json.dumps(data)})))
+    pay_three, pay_six = json.loads(
+        _last_line(ctx.manage("shell", "-c", MULTI_SHOP_PAY_QUERIES % {"data": json.dumps(data)}))
+    )
 
     lua_env = {
         "BENCH_BUYERS": ",".join(f"{token}:{address}" for token, address in data["buyers"]),
@@ -239,5 +303,7 @@ def run(ctx) -> list[tuple[str, float, str]]:
         ("pgbench_tps", pgbench_tps, "tps"),
         ("checkout_vs_pgbench_ratio", orders_per_s / pgbench_tps, "x"),
         ("checkout_queries", queries, "queries"),
+        ("checkout_multi_shop_pay_queries", pay_three, "queries"),
+        ("checkout_multi_shop_pay_queries_6_shops", pay_six, "queries"),
         ("oversold", oversold, "units"),
     ]

@@ -181,6 +181,10 @@ def test_merchant_builds_a_product_end_to_end(api, shop):
         format="json",
     )
     assert response.status_code == 200 and response.json()["price_fen"] == 2990
+    # Every active SKU needs a price to go on sale (a ¥0 one could be ordered but never paid).
+    for other in skus[1:]:
+        response = api.patch(f"/api/v1/merchant/skus/{other['id']}/", {"price_fen": 3990}, format="json")
+        assert response.status_code == 200
     response = api.post(
         "/api/v1/merchant/stock/", {"items": [{"sku_id": s["id"], "stock": 9} for s in skus]}, format="json"
     )

@@ -111,7 +111,9 @@ def test_on_sale_needs_an_active_sku_priced_above_zero(shop):
 def test_switching_off_the_last_priced_sku_takes_the_product_off_shelf(shop):
     product = product_with_grid(shop=shop, colors=("红色",), sizes=())
     sku = product.skus.get()
-    services.sku_update(sku=sku, price_fen=0, original_price_fen=None, stock=3)
+    with pytest.raises(services.InvalidPrice):  # ¥0 on sale is refused: it could never be paid
+        services.sku_update(sku=sku, price_fen=0, original_price_fen=None, stock=3)
+    services.sku_update(sku=sku, is_active=False)
     product.refresh_from_db()
     assert product.status == Product.Status.OFF_SHELF
     assert product.price_fen == 0

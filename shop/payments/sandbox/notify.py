@@ -135,6 +135,18 @@ def build_payment_notification(
     return signed_headers(body, timestamp=timestamp, credentials=credentials), body
 
 
+def build_combined_notification(
+    content: dict, *, timestamp: int | None = None, credentials: SandboxCredentials | None = None
+) -> tuple[dict[str, str], bytes]:
+    """(headers, body) of a combined payment's TRANSACTION.SUCCESS notification: `content` is the
+    decrypted resource (combine_out_trade_no, sub_orders with their own transaction ids and amounts,
+    combine_payer_info), as the combined query answers it. Tests change it to tamper."""
+    credentials = credentials or load_or_create_credentials()
+    resource = encrypt_resource(content, original_type="transaction", apiv3_key=credentials.apiv3_key)
+    body = _envelope(event_type="TRANSACTION.SUCCESS", summary="支付成功", resource=resource)
+    return signed_headers(body, timestamp=timestamp, credentials=credentials), body
+
+
 def build_refund_notification(
     *,
     out_refund_no: str,

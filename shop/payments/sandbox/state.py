@@ -162,6 +162,132 @@ def transaction_create(
         return transaction
 
 
+def combined_create(
+    *,
+    mchid: str,
+    appid: str,
+    combine_out_trade_no: str,
+    sub_orders: list[dict],
+    notify_url: str,
+    time_expire: str | None,
+    client_ip: str,
+) -> dict:
+    """Open a combined payment (合单支付): one entry for the buyer's single cashier trip, keyed by
+    combine_out_trade_no, plus one ordinary transaction per sub-order (so each is paid, queried
+    and refunded by its own out_trade_no). `sub_orders`: [{out_trade_no, description, amount_fen}].
+    The same number with the same sub-orders gives back the same prepay_id."""
+    with _locked(combine_out_trade_no):
+        existing = transaction_get(combine_out_trade_no)
+        wanted = [(sub["out_trade_no"], sub["amount_fen"]) for sub in sub_orders]
+        if existing:
+            if existing["trade_state"] in {"SUCCESS", "REFUND"}:
+                raise SandboxError(403, "ORDERPAID", "该订单已支付")
+            if existing["trade_state"] == "CLOSED":
+                raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已关闭"))
+            if [(sub["out_trade_no"], sub["amount_fen"]) for sub in existing["sub_orders"]] != wanted:
+                raise SandboxError(400, "INVALID_REQUEST", "201 商户订单号重复")
+            return existing
+        for number, _amount in wanted:
+            if transaction_get(number) is not None:
+                raise SandboxError(400, "INVALID_REQUEST", "子单商户订单号重复")
+        prepay_id = "wx" + timezone.now().strftime("%d%H%M%S") + secrets.token_hex(13)
+        combined = {
+            "kind": "combined",
+            "mchid": mchid,
+            "appid": appid,
+            "out_trade_no": combine_out_trade_no,
+            "description": f"合单支付 ×{len(sub_orders)}",
+            "amount_fen": sum(amount for _number, amount in wanted),
+            "sub_orders": [dict(sub) for sub in sub_orders],
+            "notify_url": notify_url,
+            "time_expire": time_expire,
+            "client_ip": client_ip,
+            "prepay_id": prepay_id,
+            "created_at": _now_text(),
+            "trade_state": "NOTPAY",
+            "transaction_id": None,
+            "success_time": None,
+            "payer_openid": "",
+            "refunded_fen": 0,
+        }
+        for sub in sub_orders:
+            _save_transaction(
+                {
+                    **{key: combined[key] for key in ("mchid", "appid", "notify_url", "time_expire")},
+                    "combine_out_trade_no": combine_out_trade_no,
+                    "out_trade_no": sub["out_trade_no"],
+                    "description": sub["description"],
+                    "amount_fen": sub["amount_fen"],
+                    "client_ip": client_ip,
+                    "prepay_id": prepay_id,
+                    "created_at": combined["created_at"],
+                    "trade_state": "NOTPAY",
+                    "transaction_id": None,
+                    "success_time": None,
+                    "payer_openid": "",
+                    "refunded_fen": 0,
+                }
+            )
+        _save_transaction(combined)
+        _cache().set(_prepay_key(prepay_id), combine_out_trade_no, ENTRY_TTL_SECONDS)
+        return combined
+
+
+def combined_sub_transactions(combined: dict) -> list[dict]:
+    return [transaction_get(sub["out_trade_no"]) for sub in combined["sub_orders"]]
+
+
+def combined_close(combine_out_trade_no: str) -> dict:
+    """Close an unpaid combined payment and every sub-order; a paid one is refused (ORDERPAID)."""
+    with _locked(combine_out_trade_no):
+        combined = transaction_get(combine_out_trade_no)
+        if combined is None or combined.get("kind") != "combined":
+            raise SandboxError(404, "ORDER_NOT_EXIST", gettext_noop("订单不存在"))
+        if combined["trade_state"] in {"SUCCESS", "REFUND"}:
+            raise SandboxError(403, "ORDERPAID", "该订单已支付")
+        if combined["trade_state"] != "CLOSED":
+            now = _now_text()
+            for sub in [combined, *combined_sub_transactions(combined)]:
+                sub.update(trade_state="CLOSED", closed_at=now)
+                _save_transaction(sub)
+        return combined
+
+
+def combined_as_json(combined: dict) -> dict:
+    """The v3 combined query answer (and the decrypted combined notification's content)."""
+    subs = []
+    for sub in combined_sub_transactions(combined):
+        trade_state = sub["trade_state"]
+        if trade_state == "NOTPAY" and transaction_is_expired(sub):
+            trade_state = "CLOSED"
+        item = {
+            "mchid": sub["mchid"],
+            "trade_type": "MWEB",
+            "trade_state": "SUCCESS" if trade_state == "REFUND" else trade_state,
+            "attach": sub["out_trade_no"],
+            "out_trade_no": sub["out_trade_no"],
+            "amount": {"total_amount": sub["amount_fen"], "currency": "CNY"},
+        }
+        if sub["transaction_id"]:
+            item.update(
+                bank_type="OTHERS",
+                success_time=sub["success_time"],
+                transaction_id=sub["transaction_id"],
+            )
+            item["amount"].update(payer_amount=sub["amount_fen"], payer_currency="CNY")
+        subs.append(item)
+    answer = {
+        "combine_appid": combined["appid"],
+        "combine_mchid": combined["mchid"],
+        "combine_out_trade_no": combined["out_trade_no"],
+        "scene_info": {"device_id": ""},
+        "sub_orders": subs,
+    }
+    if combined["payer_openid"]:
+        answer["combine_payer_info"] = {"openid": combined["payer_openid"]}
+    return answer
+
+
 def transaction_close(out_trade_no: str) -> dict:
     """Close an unpaid transaction; closing a closed one changes nothing; a paid one is refused."""
     with _locked(out_trade_no):
@@ -194,15 +320,20 @@ def transaction_confirm(reference: str, *, force: bool = False, payer_openid: st
                 raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已关闭"))
             if transaction_is_expired(transaction):
                 raise SandboxError(400, "ORDER_CLOSED", gettext_noop("该订单已过期"))
-        transaction_id = "42000" + timezone.now().strftime("%Y%m%d") + _digits(15)
-        transaction.update(
-            trade_state="SUCCESS",
-            transaction_id=transaction_id,
-            success_time=_now_text(),
-            payer_openid=payer_openid or "oSandbox" + secrets.token_hex(10),
-        )
-        _save_transaction(transaction)
-        _cache().set(_transaction_id_key(transaction_id), transaction["out_trade_no"], ENTRY_TTL_SECONDS)
+        payer_openid = payer_openid or "oSandbox" + secrets.token_hex(10)
+        paid_at = _now_text()
+        # A combined payment pays every sub-order at once, each with its own transaction id.
+        subs = combined_sub_transactions(transaction) if transaction.get("kind") == "combined" else []
+        for paid in [transaction, *subs]:
+            transaction_id = "42000" + timezone.now().strftime("%Y%m%d") + _digits(15)
+            paid.update(
+                trade_state="SUCCESS",
+                transaction_id=transaction_id,
+                success_time=paid_at,
+                payer_openid=payer_openid,
+            )
+            _save_transaction(paid)
+            _cache().set(_transaction_id_key(transaction_id), paid["out_trade_no"], ENTRY_TTL_SECONDS)
         return transaction, True
 
 
@@ -240,10 +371,12 @@ def transaction_as_json(transaction: dict) -> dict:
 
 def payment_notification(transaction: dict, *, timestamp: int | None = None) -> tuple[dict[str, str], bytes]:
     """The signed TRANSACTION.SUCCESS notification for a paid transaction."""
-    from shop.payments.sandbox.notify import build_payment_notification
+    from shop.payments.sandbox.notify import build_combined_notification, build_payment_notification
 
     if not transaction.get("transaction_id"):
         raise SandboxError(400, "INVALID_REQUEST", "订单未支付")
+    if transaction.get("kind") == "combined":
+        return build_combined_notification(combined_as_json(transaction), timestamp=timestamp)
     return build_payment_notification(
         out_trade_no=transaction["out_trade_no"],
         transaction_id=transaction["transaction_id"],

@@ -19,6 +19,17 @@ urlpatterns = [
         name="transaction-close",
     ),
     path("v3/pay/transactions/id/<str:transaction_id>", views.transaction_by_id, name="transaction-by-id"),
+    path("v3/combine-transactions/h5", views.combined_h5_prepay, name="combined-h5-prepay"),
+    path(
+        "v3/combine-transactions/out-trade-no/<str:combine_out_trade_no>",
+        views.combined_by_out_trade_no,
+        name="combined",
+    ),
+    path(
+        "v3/combine-transactions/out-trade-no/<str:combine_out_trade_no>/close",
+        views.combined_close,
+        name="combined-close",
+    ),
     path("v3/refund/domestic/refunds", views.refund_create, name="refunds"),
     path("v3/refund/domestic/refunds/<str:out_refund_no>", views.refund_query, name="refund"),
     path("pay/<str:prepay_id>/", views.pay_page, name="pay"),

@@ -213,6 +213,89 @@ def h5_prepay(request, credentials):
     return 200, {"h5_url": f"{pay_page}?prepay_id={transaction['prepay_id']}&package={package}"}
 
 
+@sandbox_api("POST")
+def combined_h5_prepay(request, credentials):
+    """合单支付 H5 prepay: one cashier page for several sub-orders, each with its own number."""
+    data = _json_body(request)
+    _check_mchid(data.get("combine_mchid"), credentials)
+    if data.get("combine_appid") != credentials.appid:
+        raise state.SandboxError(400, "APPID_MCHID_NOT_MATCH", "appid 和 mch_id 不匹配")
+    combine_out_trade_no = _text(data, "combine_out_trade_no", max_length=32)
+    if not _OUT_TRADE_NO.match(combine_out_trade_no):
+        raise state.SandboxError(400, "PARAM_ERROR", "combine_out_trade_no 须为 6-32 位字母、数字或 _-|*")
+    notify_url = _text(data, "notify_url", max_length=255)
+    if urlsplit(notify_url).scheme not in {"http", "https"}:
+        raise state.SandboxError(400, "PARAM_ERROR", "notify_url 必须是 http(s) 地址")
+    raw_subs = data.get("sub_orders")
+    if not isinstance(raw_subs, list) or not 1 <= len(raw_subs) <= 50:
+        raise state.SandboxError(400, "PARAM_ERROR", "sub_orders 须为 1-50 个子单")
+    sub_orders, seen = [], set()
+    for sub in raw_subs:
+        if not isinstance(sub, dict):
+            raise state.SandboxError(400, "PARAM_ERROR", "sub_orders 格式错误")
+        _check_mchid(sub.get("mchid"), credentials)
+        out_trade_no = _text(sub, "out_trade_no", max_length=32)
+        if not _OUT_TRADE_NO.match(out_trade_no) or out_trade_no in seen:
+            raise state.SandboxError(400, "PARAM_ERROR", "子单 out_trade_no 格式错误或重复")
+        seen.add(out_trade_no)
+        _text(sub, "attach", max_length=128)
+        amount = sub.get("amount") or {}
+        if not isinstance(amount, dict) or amount.get("currency", "CNY") != "CNY":
+            raise state.SandboxError(400, "PARAM_ERROR", "子单 amount 格式错误（只支持 CNY）")
+        sub_orders.append(
+            {
+                "out_trade_no": out_trade_no,
+                "description": _text(sub, "description", max_length=127),
+                "amount_fen": _positive_int(amount.get("total_amount"), "amount.total_amount"),
+            }
+        )
+    scene = data.get("scene_info") or {}
+    if not isinstance(scene, dict) or not scene.get("payer_client_ip"):
+        raise state.SandboxError(400, "PARAM_ERROR", "H5 支付须传 scene_info.payer_client_ip")
+    time_expire = data.get("time_expire")
+    if time_expire is not None:
+        try:
+            if parse_wechat_time(time_expire) is None:
+                raise ValueError(time_expire)
+        except (TypeError, ValueError):
+            raise state.SandboxError(400, "PARAM_ERROR", "time_expire 须为 RFC 3339 时间") from None
+    combined = state.combined_create(
+        mchid=credentials.mchid,
+        appid=credentials.appid,
+        combine_out_trade_no=combine_out_trade_no,
+        sub_orders=sub_orders,
+        notify_url=notify_url,
+        time_expire=time_expire,
+        client_ip=str(scene["payer_client_ip"]),
+    )
+    pay_page = request.build_absolute_uri(
+        reverse("wechatpay-sandbox:pay", kwargs={"prepay_id": combined["prepay_id"]})
+    )
+    package = "".join(secrets.choice("0123456789") for _ in range(10))
+    return 200, {"h5_url": f"{pay_page}?prepay_id={combined['prepay_id']}&package={package}"}
+
+
+@sandbox_api("GET")
+def combined_by_out_trade_no(request, credentials, combine_out_trade_no):
+    combined = state.transaction_get(combine_out_trade_no)
+    if combined is None or combined.get("kind") != "combined":
+        raise state.SandboxError(404, "ORDER_NOT_EXIST", "订单不存在")
+    return 200, state.combined_as_json(combined)
+
+
+@sandbox_api("POST")
+def combined_close(request, credentials, combine_out_trade_no):
+    data = _json_body(request)
+    if data.get("combine_appid") != credentials.appid:
+        raise state.SandboxError(400, "APPID_MCHID_NOT_MATCH", "appid 和 mch_id 不匹配")
+    combined = state.transaction_get(combine_out_trade_no)
+    named = {sub.get("out_trade_no") for sub in data.get("sub_orders") or [] if isinstance(sub, dict)}
+    if combined is not None and named != {sub["out_trade_no"] for sub in combined.get("sub_orders", [])}:
+        raise state.SandboxError(400, "PARAM_ERROR", "sub_orders 须列出合单的全部子单")
+    state.combined_close(combine_out_trade_no)
+    return 204, None
+
+
 @sandbox_api("GET")
 def transaction_by_out_trade_no(request, credentials, out_trade_no):
     _check_mchid(request.GET.get("mchid"), credentials)

@@ -306,7 +306,9 @@ def test_web_and_worker_reconnect_after_postgresql_drops_every_connection(tmp_pa
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
             terminated = len(cursor.fetchall())
-        assert terminated >= 2  # at least the web's and the worker's
+        # The web's connection at least; the worker holds one only if it has not recycled it since
+        # its last task, so the next task proves either a reconnect or a fresh connection.
+        assert terminated >= 1
 
         assert requests.get(f"{base}/api/v1/orders/", headers=auth, timeout=30).status_code == 200
         cancel_and_deliver(second)

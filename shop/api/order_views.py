@@ -301,9 +301,6 @@ class AfterSalesWithdrawApi(_SignedIn):
         )
 
 
-# --- merchant -----------------------------------------------------------------------------------
-
-
 class AfterSalesReturnShipmentApi(_SignedIn):
     @extend_schema(
         tags=TAG_AFTER_SALES,
@@ -318,6 +315,9 @@ class AfterSalesReturnShipmentApi(_SignedIn):
         return Response(
             s.AfterSalesOutputSerializer(after_sales_for_buyer(user=request.user).get(pk=request_id)).data
         )
+
+
+# --- merchant -----------------------------------------------------------------------------------
 
 
 class MerchantOrderListApi(ListAPIView, _Merchant):

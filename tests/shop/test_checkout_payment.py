@@ -256,3 +256,19 @@ def test_a_single_notification_for_a_paid_combined_sub_order_records_the_combine
     assert [p.transaction_id for p in payments] == provider_ids
     assert "4200000000000000000009" not in provider_ids
     assert [o.status for o in Order.objects.order_by("pk")] == [Order.Status.PAID] * 2
+
+
+def test_the_admin_shows_and_finds_an_order_by_its_combined_payment_number(client, wechatpay_sandbox):
+    orders = checkout_across(2)
+    start(orders[0])
+    mine = Payment.objects.get(order=orders[0])
+    assert mine.combine_out_trade_no
+    owner = orders[0].shop.owner
+    client.force_login(owner)
+    page = client.get(reverse("admin:shop_order_change", args=[orders[0].pk])).content.decode()
+    assert mine.combine_out_trade_no in page
+    listed = client.get(reverse("admin:shop_order_changelist"), {"q": mine.combine_out_trade_no})
+    numbers = [order.number for order in listed.context["cl"].result_list]
+    assert numbers == [orders[0].number]  # the other shop's order in the same payment stays hidden
+    listed = client.get(reverse("admin:shop_order_changelist"), {"q": mine.out_trade_no})
+    assert [order.number for order in listed.context["cl"].result_list] == [orders[0].number]

@@ -15,9 +15,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
+from django.urls import reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 COUNT_CAP = 10_000
 
@@ -89,7 +95,50 @@ class ExactSearchMixin:
         return {}
 
 
-class ConstantTimeListMixin(ExactSearchMixin):
+class FastRowsChangeList(ChangeList):
+    """Reverses the change page's URL once per page instead of once per row (50 URL resolutions per
+    page otherwise); the pk is quoted into the same URL Django would reverse."""
+
+    _PK_PLACEHOLDER = "0"
+
+    @cached_property
+    def _change_url_template(self) -> tuple[str, str]:
+        url = reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+            args=(self._PK_PLACEHOLDER,),
+            current_app=self.model_admin.admin_site.name,
+        )
+        head, _sep, tail = url.rpartition(f"/{self._PK_PLACEHOLDER}/")
+        return f"{head}/", f"/{tail}"
+
+    def url_for_result(self, result):
+        head, tail = self._change_url_template
+        return f"{head}{quote(getattr(result, self.pk_attname))}{tail}"
+
+
+# Django admin's own message (its catalogs translate it), passed by name so that our catalogs do not
+# collect a copy of it.
+DJANGO_CHECKBOX_LABEL = "Select this object for an action - {}"
+
+
+class FastRowsMixin:
+    """Rows of a change list rendered without a template per cell: the action checkbox is written
+    directly (Django renders a form widget template for each row, about a third of a 50-row page's
+    time) with the same markup, and the change links come from FastRowsChangeList."""
+
+    def get_changelist(self, request, **kwargs):
+        return FastRowsChangeList
+
+    def action_checkbox(self, obj):
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            str(obj.pk),
+            format_html(_(DJANGO_CHECKBOX_LABEL), str(obj)),
+        )
+
+
+class ConstantTimeListMixin(FastRowsMixin, ExactSearchMixin):
     paginator = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50

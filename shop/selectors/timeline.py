@@ -112,12 +112,8 @@ def merchant_event_sentence(event: OrderEvent) -> str:
             + _refund_reference(event)
         )
     if event.kind == K.REFUND_ABNORMAL and amount:
-        return (
-            _(
-                "Refund of %(amount)s is held up at WeChat Pay (the buyer's account could not take it): "
-                "settle it in the WeChat Pay merchant platform; the shop checks it again by itself."
-            )
-            % {"amount": amount}
-            + _refund_reference(event)
-        )
+        return _(
+            "Refund of %(amount)s is held up at WeChat Pay (the buyer's account could not take it): "
+            "settle it in the WeChat Pay merchant platform; the shop checks it again by itself."
+        ) % {"amount": amount} + _refund_reference(event)
     return note

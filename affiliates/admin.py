@@ -22,6 +22,7 @@ from affiliates.models import (
     TrackedLink,
 )
 from config.exceptions import DomainError
+from shop.admin.orders import ReadOnlyInline
 from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
@@ -29,7 +30,6 @@ from shop.admin.scoping import (
     register_shop_path,
     request_is_merchant_staff,
 )
-from shop.admin.orders import ReadOnlyInline
 from shop.models import Order, OrderLine, Product
 from shop.templatetags.money import format_fen
 

@@ -373,6 +373,32 @@ def child_link_create(*, promoter: Promoter, parent_code: str, scene: str | None
     )
 
 
+def sharer_link_create(*, promoter: Promoter, scene: str, product_id) -> TrackedLink:
+    """A 推客's own link for a product whose live exclusive plan names them (the merchant chose
+    this 推客 alone): no creator in between, so the 推客 earns the whole commission less the fee of
+    the agency they joined, if any."""
+    from affiliates.selectors import exclusive_products_for
+
+    _require(promoter, role=Promoter.Role.SHARER)
+    if scene not in Scene.values:
+        raise InvalidPlan(_("Choose a scene."), field="scene")
+    product = (
+        exclusive_products_for(promoter=promoter).filter(pk=product_id).first()
+        if str(product_id).isdigit()
+        else None
+    )
+    if product is None:
+        raise NotInPool(field="product_id")
+    return TrackedLink.objects.create(
+        code=_unique_code(TrackedLink, "code"),
+        promoter=promoter,
+        creator=promoter,
+        target=TrackedLink.Target.PRODUCT,
+        product=product,
+        scene=scene,
+    )
+
+
 def link_set_active(*, promoter: Promoter, link_id, active: bool) -> TrackedLink:
     """Disable or enable one of `promoter`'s links. The click path looks links up in PostgreSQL on
     every click, so a disabled link stops at once in every process."""

@@ -170,7 +170,13 @@ def links(request):
     promoter = _approved(request)
     showcase_items = selectors.showcase_products(creator=promoter) if promoter.is_creator else []
     form = LinkForm(request.POST or None, products=[item.product for item in showcase_items])
-    child_form = ChildLinkForm(request.POST or None) if not promoter.is_creator else None
+    child_form = (
+        ChildLinkForm(
+            request.POST or None, products=list(selectors.exclusive_products_for(promoter=promoter))
+        )
+        if not promoter.is_creator
+        else None
+    )
     status = 200
     if request.method == "POST":
         active_form = form if promoter.is_creator else child_form
@@ -178,8 +184,18 @@ def links(request):
             try:
                 if promoter.is_creator:
                     link = services.link_create(promoter=promoter, **form.cleaned_data)
+                elif child_form.cleaned_data.get("product_id") and not child_form.cleaned_data["parent_code"]:
+                    link = services.sharer_link_create(
+                        promoter=promoter,
+                        scene=child_form.cleaned_data["scene"],
+                        product_id=child_form.cleaned_data["product_id"],
+                    )
                 else:
-                    link = services.child_link_create(promoter=promoter, **child_form.cleaned_data)
+                    link = services.child_link_create(
+                        promoter=promoter,
+                        parent_code=child_form.cleaned_data["parent_code"],
+                        scene=child_form.cleaned_data["scene"],
+                    )
             except DomainError as error:
                 form_error_from(active_form, error)
                 status = 400

@@ -74,7 +74,14 @@ class ShowcaseAddSerializer(serializers.Serializer):
 
 class LinkInputSerializer(serializers.Serializer):
     scene = serializers.ChoiceField(choices=Scene.choices)
-    product_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    product_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Creator: a showcase product (none: the whole showcase). 推客: a product whose "
+        "exclusive plan names you (instead of parent_code).",
+    )
     parent_code = serializers.CharField(
         required=False, max_length=16, help_text="推客: the creator's link code"
     )

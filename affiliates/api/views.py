@@ -181,7 +181,8 @@ class LinksApi(_PromoterList):
         tags=TAG,
         request=s.LinkInputSerializer,
         responses={201: s.LinkOutputSerializer},
-        summary="Make a link (creator: product or showcase; 推客: child of a creator's link)",
+        summary="Make a link (creator: product or showcase; 推客: child of a creator's link, or own link "
+        "for a product whose exclusive plan names them)",
     )
     def post(self, request):
         data = s.LinkInputSerializer(data=request.data)
@@ -190,6 +191,10 @@ class LinksApi(_PromoterList):
         if promoter.is_creator:
             link = services.link_create(
                 promoter=promoter, scene=values["scene"], product_id=values.get("product_id")
+            )
+        elif values.get("product_id") and not values.get("parent_code"):
+            link = services.sharer_link_create(
+                promoter=promoter, scene=values["scene"], product_id=values["product_id"]
             )
         else:
             link = services.child_link_create(

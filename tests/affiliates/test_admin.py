@@ -43,7 +43,9 @@ def test_orders_promoter_and_scene_in_the_ledger_list(client, sold, shop):
     assert "橱窗达人" in html and "朋友圈" in html and "¥10.00" in html
 
 
-def test_order_page_shows_its_promoter_scene_and_commission(client, sold, shop, django_assert_max_num_queries):
+def test_order_page_shows_its_promoter_scene_and_commission(
+    client, sold, shop, django_assert_max_num_queries
+):
     _sku, order, _creator = sold
     client.force_login(shop.owner)
     url = reverse("admin:shop_order_change", args=[order.pk])

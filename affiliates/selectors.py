@@ -25,6 +25,23 @@ def promoter_of(user) -> Promoter | None:
     )
 
 
+def agency_of(user):
+    """The active agency `user` owns (the first by name if several), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    from affiliates.models import Agency
+
+    return Agency.objects.filter(owner=user, is_active=True).order_by("name", "pk").first()
+
+
+def agency_ledger(*, agency):
+    return (
+        CommissionEntry.objects.filter(agency=agency)
+        .select_related("order", "product", "link")
+        .order_by("-created_at", "-id")
+    )
+
+
 def pool_rate_for(*, promoter: Promoter, product: Product) -> int | None:
     """The rate `product` offers `promoter` (a creator) now, or None."""
     plan = CommissionPlan.objects.filter(product=product, is_active=True).first()

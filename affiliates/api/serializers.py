@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from affiliates.models import Click, CommissionEntry, CommissionPlan, Promoter, Scene, TrackedLink
+from affiliates.models import Agency, Click, CommissionEntry, CommissionPlan, Promoter, Scene, TrackedLink
 
 
 class PromoterOutputSerializer(serializers.ModelSerializer):
@@ -161,6 +161,12 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "created_at",
             "settled_at",
         ]
+
+
+class AgencyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "name", "service_fee_bp", "default_share_bp", "invitation_code", "is_active"]
 
 
 class BalanceSerializer(serializers.Serializer):

@@ -31,6 +31,7 @@ from shop.admin.scoping import (
     request_is_merchant_staff,
 )
 from shop.models import Order, OrderLine, Product
+from shop.services.staff_permissions import StaffPermission, staff_can
 from shop.templatetags.money import format_fen
 
 register_shop_path(CommissionPlan, "product__shop")
@@ -301,6 +302,28 @@ class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
             kwargs["queryset"] = Promoter.objects.approved()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def _may_change(self, request, obj) -> bool:
+        """Staff change the plan only where the owner allowed them to (shop.services.staff_permissions)."""
+        if request.user.is_superuser:
+            return True
+        if obj is None:  # a product being created: its plan is set once it exists
+            return False
+        cache = request.__dict__.setdefault("_commission_allowed", {})
+        if obj.shop_id not in cache:
+            cache[obj.shop_id] = staff_can(
+                user=request.user, shop_id=obj.shop_id, permission=StaffPermission.MANAGE_COMMISSION
+            )
+        return cache[obj.shop_id]
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or super().has_change_permission(request, obj)
+
 
 class TargetedRateInline(admin.TabularInline):
     model = TargetedRate
@@ -345,7 +368,9 @@ def offer_commission(modeladmin, request, queryset):
     if "apply" in request.POST and form.is_valid():
         try:
             count = services.plans_set_many(
-                products=list(queryset), rate_bp=int(form.cleaned_data["rate_percent"] * 100)
+                products=list(queryset),
+                rate_bp=int(form.cleaned_data["rate_percent"] * 100),
+                actor=request.user,
             )
         except DomainError as error:
             modeladmin.message_user(request, error.message, messages.ERROR)

@@ -108,3 +108,50 @@ def test_operator_approves_and_freezes(client, operator):
 def test_merchants_cannot_review_promoters(client, shop):
     client.force_login(shop.owner)
     assert client.get(reverse("admin:affiliates_promoter_changelist")).status_code == 403
+
+
+def test_staff_change_commission_plans_only_when_the_owner_allowed(client, shop):
+    """shop.services.staff_permissions: MANAGE_COMMISSION is the owner's unless granted, in the API,
+    the product page's plan and the bulk action alike."""
+    from rest_framework.authtoken.models import Token
+
+    from shop.models import ShopMembership
+    from tests.shop.factories import ShopMembershipFactory
+
+    sku = make_sku(shop=shop, price_fen=5000)
+    offer(sku, 1000)
+    membership = ShopMembershipFactory(shop=shop, user=UserFactory(is_staff=True))
+    staff = membership.user
+    api = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    url = f"/api/v1/merchant/products/{sku.product_id}/commission-plan/"
+    body = {"kind": "public", "rate_bp": 2000}
+    assert api.put(url, body, content_type="application/json").status_code == 403
+    client.force_login(staff)
+    changelist = reverse("admin:shop_product_changelist")
+    client.post(
+        changelist,
+        {
+            "action": "offer_commission",
+            "_selected_action": [sku.product_id],
+            "apply": "1",
+            "rate_percent": "30",
+        },
+    )
+    page = client.get(reverse("admin:shop_product_change", args=[sku.product_id])).content.decode()
+    assert "commission_plan-0-rate_bp" not in page  # shown read-only
+    assert CommissionPlan.objects.get(product=sku.product).rate_bp == 1000  # nothing changed
+
+    ShopMembership.objects.filter(pk=membership.pk).update(can_manage_commission=True)
+    assert api.put(url, body, content_type="application/json").status_code == 200
+    client.post(
+        changelist,
+        {
+            "action": "offer_commission",
+            "_selected_action": [sku.product_id],
+            "apply": "1",
+            "rate_percent": "30",
+        },
+    )
+    assert CommissionPlan.objects.get(product=sku.product).rate_bp == 3000
+    page = client.get(reverse("admin:shop_product_change", args=[sku.product_id])).content.decode()
+    assert "commission_plan-0-rate_bp" in page

@@ -155,3 +155,42 @@ def test_staff_change_commission_plans_only_when_the_owner_allowed(client, shop)
     assert CommissionPlan.objects.get(product=sku.product).rate_bp == 3000
     page = client.get(reverse("admin:shop_product_change", args=[sku.product_id])).content.decode()
     assert "commission_plan-0-rate_bp" in page
+
+
+def test_merchant_names_promoters_for_targeted_rates_on_the_plan_page(client, shop, other_shop):
+    from affiliates.models import TargetedRate
+
+    sku = make_sku(shop=shop, price_fen=5000)
+    plan = offer(sku, 1000)
+    foreign = offer(make_sku(shop=other_shop), 1000)
+    star = make_promoter(name="定向达人")
+    client.force_login(shop.owner)
+    product_page = client.get(reverse("admin:shop_product_change", args=[sku.product_id])).content.decode()
+    url = reverse("admin:affiliates_commissionplan_change", args=[plan.pk])
+    assert url in product_page  # the product page links to the plan's own page
+    assert client.get(reverse("admin:affiliates_commissionplan_changelist")).status_code == 200
+    assert client.get(reverse("admin:affiliates_commissionplan_change", args=[foreign.pk])).status_code in (
+        302,
+        404,
+    )
+    form = {
+        "kind": "public",
+        "rate_bp": "1000",
+        "is_active": "on",
+        "targeted_rates-TOTAL_FORMS": "1",
+        "targeted_rates-INITIAL_FORMS": "0",
+        "targeted_rates-MIN_NUM_FORMS": "0",
+        "targeted_rates-MAX_NUM_FORMS": "1000",
+        "targeted_rates-0-promoter": str(star.pk),
+        "targeted_rates-0-rate_bp": "800",
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200 and "errorlist" in refused.content.decode()
+    assert not TargetedRate.objects.exists()
+    form["targeted_rates-0-rate_bp"] = "2500"
+    assert client.post(url, form).status_code == 302
+    assert list(TargetedRate.objects.values_list("promoter_id", "rate_bp")) == [(star.pk, 2500)]
+    exclusive = {**form, "kind": "exclusive", "exclusive_promoter": ""}
+    page = client.post(url, exclusive)
+    assert page.status_code == 200 and "errorlist" in page.content.decode()
+    assert CommissionPlan.objects.get(pk=plan.pk).kind == "public"

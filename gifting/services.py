@@ -17,13 +17,13 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Address, Friendship
-from accounts.services import address_create
+from accounts.services import address_create, notification_deliver
 from gifting.draw import draw_seed_new, draw_winners
 from gifting.errors import (
     GiftAllTaken,
@@ -48,13 +48,14 @@ from gifting.models import (
     GiftEntry,
     NonGiftableCategory,
 )
+from outbox.services import outbox_message
 from shop.models import SKU, Order, Refund
 from shop.services.checkout import checkout_place
 from shop.services.errors import NotPurchasable
 from shop.services.locking import lock_ordered
 from shop.services.orders import notify_user
 from shop.services.refunds import RefundLineSpec, order_refund_balances, refund_create
-from shop.services.sub_orders import sub_order_create
+from shop.services.sub_orders import merchant_user_ids_of_order, sub_order_create
 from shop.templatetags.money import format_fen
 
 G = Gift.Status
@@ -317,12 +318,15 @@ def gift_claim(
     another active SKU of the product at the price the giver paid (its stock moves atomically).
 
     Refuses, changing nothing: a bad token (GiftNotFound), the giver (GiftOwn), a non-friend of a
-    friends-only gift, an expired gift, a second claim by the same person (GiftAlreadyClaimed), every
-    copy gone (GiftAllTaken), a lucky draw not won (GiftNotWinner), a SKU at another price, no stock
-    for the switched SKU (OutOfStock), a bad address.
+    friends-only gift, an expired gift, a second claim by the same person (GiftAlreadyClaimed, also
+    when both arrive at once: the unique constraint decides), every copy gone (GiftAllTaken), a lucky
+    draw not won (GiftNotWinner), a SKU at another price, no stock for the switched SKU (OutOfStock),
+    a bad address.
 
-    One transaction; the gift row is locked by the conditional UPDATE that counts the claim
-    (`claimed_count < copies`, still open, before the deadline), then the order (sub_order_create).
+    One transaction. Everything that can be read first is read before any lock; then the gift row is
+    locked by the conditional UPDATE that counts the claim (`claimed_count < copies`, still open,
+    before the deadline), then the order (sub_order_create), and the rest is two INSERTs and the
+    commit, so the one row every claimer of a gift waits for is held briefly.
     """
     gift = gift_by_token(token)
     _check_may_receive(gift, recipient)
@@ -346,48 +350,75 @@ def gift_claim(
         if target.price_fen != gift.order_line.unit_price_fen:
             raise GiftSkuPriceDiffers(field="sku_id")
         target_sku_id = target.pk
-    with transaction.atomic():
-        shipping = _claim_address(recipient=recipient, address_id=address_id, address=address)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
-                "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
-                "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
-                "RETURNING claimed_count",
-                [gift.pk, now],
+    shipping = None
+    if address_id not in (None, ""):
+        shipping = _claim_address(recipient=recipient, address_id=address_id)
+    elif not address:
+        raise InvalidGift(_("Choose or enter the address to send it to."), field="address_id")
+    merchants = merchant_user_ids_of_order(gift.order_id)
+    claims: list[GiftClaim] = []
+
+    def claim_row(order):
+        claims.append(
+            GiftClaim(gift=gift, recipient=recipient, order=order, sku_id=target_sku_id, created_at=now)
+        )
+        return claims
+
+    try:
+        with transaction.atomic():
+            if shipping is None:
+                shipping = _claim_address(recipient=recipient, address=address)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
+                    "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
+                    "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
+                    "RETURNING claimed_count",
+                    [gift.pk, now],
+                )
+                row = cursor.fetchone()
+            if row is None:
+                current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
+                if current[0] == G.FINISHED:
+                    raise GiftAllTaken()
+                if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
+                    raise GiftExpired()
+                raise GiftNotOpen()
+            sub_order_create(
+                parent_order_id=gift.order_id,
+                parent_line_id=gift.order_line_id,
+                buyer=recipient,
+                sku_id=target_sku_id if target_sku_id != gift.sku_id else None,
+                address=shipping,
+                note=_("Gift. Message: %(message)s") % {"message": gift.message}
+                if gift.message
+                else _("Gift"),
+                actor=recipient,
+                merchant_ids=merchants,
+                rows_for=claim_row,
+                messages=[
+                    outbox_message(
+                        handler=notification_deliver,
+                        payload={
+                            "user_id": gift.giver_id,
+                            # One notice per recipient and gift (a claim's id is not known yet).
+                            "key": f"gift-accepted:{gift.pk}:{recipient.pk}",
+                            "kind": "gift_accepted",
+                            "title": str(_("%(name)s accepted your gift") % {"name": recipient.display_name}),
+                            "body": gift.product.title,
+                            "url": giver_gift_url(gift),
+                        },
+                    )
+                ],
             )
-            row = cursor.fetchone()
-        if row is None:
-            current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
-            if current[0] == G.FINISHED:
-                raise GiftAllTaken()
-            if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
-                raise GiftExpired()
-            raise GiftNotOpen()
-        # Under the gift row lock: a claim by the same person committed meanwhile is visible now.
-        if GiftClaim.objects.filter(gift=gift, recipient=recipient).exists():
-            raise GiftAlreadyClaimed()
-        sub_order = sub_order_create(
-            parent_order_id=gift.order_id,
-            parent_line_id=gift.order_line_id,
-            buyer=recipient,
-            sku_id=target_sku_id,
-            address=shipping,
-            note=_("Gift. Message: %(message)s") % {"message": gift.message} if gift.message else _("Gift"),
-            actor=recipient,
-        )
-        claim = GiftClaim.objects.create(
-            gift=gift, recipient=recipient, order=sub_order, sku_id=target_sku_id
-        )
-        notify_user(
-            user_id=gift.giver_id,
-            key=f"gift-accepted:{claim.pk}",
-            kind="gift_accepted",
-            title=_("%(name)s accepted your gift") % {"name": recipient.display_name},
-            body=gift.product.title,
-            url=giver_gift_url(gift),
-        )
+    except IntegrityError as error:
+        if "one_claim_per_person" in str(error):
+            raise GiftAlreadyClaimed() from None
+        raise
+    claim = claims[0]
     claim.gift = gift
+    if target_sku_id == gift.sku_id:
+        claim.sku = gift.sku
     return claim
 
 

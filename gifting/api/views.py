@@ -171,9 +171,6 @@ class ClaimApi(APIView):
         data = s.ClaimInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         claim = services.gift_claim(token=token, recipient=request.user, **data.validated_data)
-        claim = GiftClaim.objects.select_related("gift__product", "gift__giver", "sku", "order").get(
-            pk=claim.pk
-        )
         return Response(received(claim), status=status.HTTP_201_CREATED)
 
 

@@ -12,19 +12,22 @@ person's address (a claimed gift copy). The shop offers this without knowing abo
 
 from __future__ import annotations
 
-from django.db import transaction
+import json
+
+from django.db import connection, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from outbox.services import outbox_message, outbox_relay_on_commit
 from shop import signals
-from shop.models import SKU, Order, OrderEvent, OrderLine
-from shop.services.announce import order_announce
+from shop.models import SKU, Order, OrderEvent, OrderLine, ShopMembership
+from shop.services.announce import order_announce, order_announcement_messages
 from shop.services.errors import InvalidTransition, NotPurchasable
 from shop.services.locking import lock_one
-from shop.services.orders import _tell_merchants_paid, merchant_user_ids, order_event_log
-from shop.services.rawsql import insert_many, insert_many_unique
+from shop.services.orders import _merchant_paid_notices, order_event_log
+from shop.services.rawsql import insert_many_unique, insert_together
 from shop.services.stock import stock_move
 
 S = Order.Status
@@ -82,6 +85,24 @@ def order_close_if_settled(order: Order) -> bool:
     return True
 
 
+_LINE_LEFT_SQL = """
+SELECT l.id, l.sku_id, l.product_id, l.title, l.spec_label, l.image_url, l.unit_price_fen, l.quantity,
+       l.total_fen, l.attribution,
+       l.quantity
+       - COALESCE((SELECT SUM(x.quantity) FROM shop_refundline x JOIN shop_refund r ON r.id = x.refund_id
+                   WHERE x.line_id = l.id AND r.status IN ('processing', 'succeeded', 'abnormal')), 0)
+       - COALESCE((SELECT SUM(m.quantity) FROM shop_orderline m JOIN shop_order s ON s.id = m.order_id
+                   WHERE s.parent_line_id = l.id), 0) AS units_left
+FROM shop_orderline l WHERE l.id = %s AND l.order_id = %s
+"""
+
+
+def _locked_parent(parent_order_id: int) -> Order | None:
+    return lock_one(
+        Order.objects.filter(pk=parent_order_id).only("pk", "status", "shop_id", "number", "kind")
+    )
+
+
 def sub_order_create(
     *,
     parent_order_id: int,
@@ -91,99 +112,127 @@ def sub_order_create(
     address: dict,
     note: str = "",
     actor=None,
+    rows_for=None,
+    messages=(),
+    merchant_ids: list[int] | None = None,
 ) -> Order:
     """Split one unit of a paid line of `parent_order_id` off into a paid sub-order for `buyer`,
     shipped to `address` (recipient_name, phone, province, city, district, detail). `sku_id` may name
     another active SKU of the same product: the unit's stock moves to it atomically (OutOfStock when it
     has none left, and nothing changes).
 
-    Runs in the caller's transaction, or its own. Locks the parent order, then SKUs. Raises
+    Runs inside the caller's transaction (required). Locks the parent order, then SKUs. Raises
     InvalidTransition when the parent is not paid or the line has no unit left (every unit refunded,
     being refunded or moved). Writes the sub-order, its line (the parent line's snapshot with the
     chosen SKU's spec, the parent's price and attribution), a `paid` event on it and a `sub_order`
     event on the parent; tells the merchants; announces `order_paid` for the sub-order; closes the
-    parent when this was its last open unit.
+    parent when this was its last open unit. `rows_for(order)` may return unsaved rows of the
+    caller's (referring to the new sub-order) and `messages` outbox messages of the caller's: they
+    are written in the same statement as the line and events. `merchant_ids` (the shop's people, when
+    the caller read them before taking its locks) saves a query.
     """
-    from shop.services.refunds import order_refund_balances
+    from accounts.services import notification_deliver
 
-    with transaction.atomic():
-        parent = lock_one(Order.objects.filter(pk=parent_order_id))
-        if parent is None or parent.status != S.PAID:
-            raise InvalidTransition(_("This order no longer has units to hand out."))
-        line = OrderLine.objects.filter(pk=parent_line_id, order=parent).first()
-        if line is None:
-            raise InvalidTransition(_("This order no longer has units to hand out."))
-        balances, _shipping = order_refund_balances(parent)
-        left = balances.get(line.pk)
-        if left is None or left.quantity_left < 1:
-            raise InvalidTransition(_("Every unit of this order has been handed out or refunded."))
-        target = line.sku
-        if sku_id is not None and int(sku_id) != line.sku_id:
-            target = SKU.objects.select_related("product").filter(pk=sku_id).first()
-            if target is None or target.product_id != line.product_id or not target.is_active:
-                raise NotPurchasable(field="sku_id")
-            stock_move(from_sku_id=line.sku_id, to_sku_id=target.pk, quantity=1)
-        now = timezone.now()
-        unit_fen = line.total_fen // line.quantity
-        order = Order(
-            number="",
-            buyer=buyer,
-            shop_id=parent.shop_id,
-            kind=Order.Kind.GIFT_CLAIM,
-            status=S.PAID,
-            parent_order=parent,
-            parent_line=line,
-            items_fen=unit_fen,
-            shipping_fen=0,
-            total_fen=unit_fen,
-            recipient_name=address["recipient_name"][:40],
-            recipient_phone=address["phone"][:11],
-            province=address["province"][:40],
-            city=address["city"][:40],
-            district=address.get("district", "")[:40],
-            address_detail=address["detail"][:200],
-            note=(note or "")[:200],
-            payment_deadline=now,
-            paid_at=now,
-        )
-        _renumber(order)
-        insert_many_unique([order], unique="number", regenerate=_renumber)
-        sub_line = OrderLine(
+    assert transaction.get_connection().in_atomic_block, "sub_order_create needs the caller's transaction"
+    merchants = merchant_ids if merchant_ids is not None else merchant_user_ids_of_order(parent_order_id)
+    target = None
+    if sku_id is not None:
+        target = SKU.objects.filter(pk=sku_id).only("pk", "product_id", "is_active", "spec_label").first()
+    parent = _locked_parent(parent_order_id)
+    if parent is None or parent.status != S.PAID:
+        raise InvalidTransition(_("This order no longer has units to hand out."))
+    with connection.cursor() as cursor:
+        cursor.execute(_LINE_LEFT_SQL, [parent_line_id, parent.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise InvalidTransition(_("This order no longer has units to hand out."))
+    (line_id, line_sku_id, product_id, title, spec_label, image_url, unit_price_fen, quantity, total_fen,
+     attribution, units_left) = row  # fmt: skip
+    if isinstance(attribution, str):  # a raw cursor hands jsonb over as text, as the ORM's field expects
+        attribution = json.loads(attribution)
+    if units_left < 1:
+        raise InvalidTransition(_("Every unit of this order has been handed out or refunded."))
+    if target is not None and target.pk != line_sku_id:
+        if target.product_id != product_id or not target.is_active:
+            raise NotPurchasable(field="sku_id")
+        stock_move(from_sku_id=line_sku_id, to_sku_id=target.pk, quantity=1)
+        spec_label = target.spec_label
+    now = timezone.now()
+    unit_fen = total_fen // quantity
+    order = Order(
+        number="",
+        buyer=buyer,
+        shop_id=parent.shop_id,
+        kind=Order.Kind.GIFT_CLAIM,
+        status=S.PAID,
+        parent_order_id=parent.pk,
+        parent_line_id=line_id,
+        items_fen=unit_fen,
+        shipping_fen=0,
+        total_fen=unit_fen,
+        recipient_name=address["recipient_name"][:40],
+        recipient_phone=address["phone"][:11],
+        province=address["province"][:40],
+        city=address["city"][:40],
+        district=address.get("district", "")[:40],
+        address_detail=address["detail"][:200],
+        note=(note or "")[:200],
+        payment_deadline=now,
+        paid_at=now,
+    )
+    _renumber(order)
+    insert_many_unique([order], unique="number", regenerate=_renumber)
+    actor = actor if getattr(actor, "pk", None) else None
+    sub_line = OrderLine(
+        order=order,
+        sku_id=target.pk if target is not None else line_sku_id,
+        product_id=product_id,
+        title=title,
+        spec_label=spec_label,
+        image_url=image_url,
+        unit_price_fen=unit_price_fen,
+        quantity=1,
+        total_fen=unit_fen,
+        attribution=attribution,
+    )
+    events = [
+        OrderEvent(
             order=order,
-            sku_id=target.pk if target else None,
-            product_id=line.product_id,
-            title=line.title,
-            spec_label=target.spec_label if target else line.spec_label,
-            image_url=line.image_url,
-            unit_price_fen=line.unit_price_fen,
-            quantity=1,
-            total_fen=unit_fen,
-            attribution=line.attribution,
-        )
-        insert_many([sub_line])
-        OrderEvent.objects.bulk_create(
-            [
-                OrderEvent(
-                    order=order,
-                    actor=actor if getattr(actor, "pk", None) else None,
-                    kind=OrderEvent.Kind.PAID,
-                    to_status=S.PAID,
-                    note=parent.number,
-                    data={"parent_order_id": parent.pk, "parent_line_id": line.pk},
-                ),
-                OrderEvent(
-                    order=parent,
-                    actor=actor if getattr(actor, "pk", None) else None,
-                    kind=OrderEvent.Kind.SUB_ORDER,
-                    from_status=S.PAID,
-                    to_status=S.PAID,
-                    note=order.number,
-                    data={"sub_order_id": order.pk, "parent_line_id": line.pk, "quantity": 1},
-                ),
-            ]
-        )
-        _tell_merchants_paid(order, merchant_user_ids(parent.shop_id))
-        order_announce(signals.order_paid, orders=[order])
-        if left.quantity_left == 1:
-            order_close_if_settled(parent)
+            actor=actor,
+            kind=OrderEvent.Kind.PAID,
+            to_status=S.PAID,
+            note=parent.number,
+            data={"parent_order_id": parent.pk, "parent_line_id": line_id},
+        ),
+        OrderEvent(
+            order_id=parent.pk,
+            actor=actor,
+            kind=OrderEvent.Kind.SUB_ORDER,
+            from_status=S.PAID,
+            to_status=S.PAID,
+            note=order.number,
+            data={"sub_order_id": order.pk, "parent_line_id": line_id, "quantity": 1},
+        ),
+    ]
+    # The merchants' "ship it" notices, the order_paid announcement and the caller's messages: one
+    # INSERT, together with the line, the events and the caller's rows.
+    outbox = [
+        outbox_message(handler=notification_deliver, payload=notice)
+        for notice in _merchant_paid_notices(order, merchants)
+    ]
+    outbox += order_announcement_messages(signals.order_paid, orders=[order])
+    outbox += list(messages)
+    extra = list(rows_for(order)) if rows_for else []
+    insert_together([sub_line], events, extra, outbox)
+    outbox_relay_on_commit(outbox)
+    if units_left == 1:
+        parent = Order.objects.get(pk=parent.pk)
+        order_close_if_settled(parent)
     return order
+
+
+def merchant_user_ids_of_order(order_id: int) -> list[int]:
+    """The owner and staff of the shop an order belongs to (one query)."""
+    return list(
+        ShopMembership.objects.filter(shop__orders__pk=order_id).values_list("user_id", flat=True).distinct()
+    )

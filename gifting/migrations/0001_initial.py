@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('shop', '0011_sub_orders'),
+        ('shop', '0012_sub_orders'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shop', '0010_payment_combine_out_trade_no'),
+        ('shop', '0011_backoffice_covering_indexes'),
     ]
 
     operations = [

@@ -20,8 +20,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
-    path("", include("affiliates.urls")),
+    # Storefront first: Django tries patterns in order, and these are the pages most asked for.
     path("", include("shop.urls")),
+    path("", include("affiliates.urls")),
 ]
 
 if not settings.WECHATPAY["MCHID"] and settings.WECHATPAY["SANDBOX"]:

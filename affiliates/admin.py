@@ -80,7 +80,7 @@ class PromoterAdmin(_OperatorOnly, admin.ModelAdmin):
         "frozen_at",
         "created_at",
     )
-    actions = ["approve", "reject", "freeze", "unfreeze"]
+    actions = ["approve", "reject", "freeze", "unfreeze", "unfreeze_keep_cancelled"]
     list_select_related = ("agency",)
 
     def _each(self, request, queryset, call, done):
@@ -121,12 +121,25 @@ class PromoterAdmin(_OperatorOnly, admin.ModelAdmin):
             _("%(n)s frozen."),
         )
 
-    @admin.action(description=_("Unfreeze selected promoters"))
+    @admin.action(description=_("Unfreeze selected promoters (restore what the freeze cancelled)"))
     def unfreeze(self, request, queryset):
         self._each(
             request,
             queryset,
             lambda p: services.promoter_unfreeze(promoter_id=p.pk, operator=request.user),
+            _("%(n)s unfrozen."),
+        )
+
+    @admin.action(
+        description=_("Unfreeze selected promoters (commission the freeze cancelled stays cancelled)")
+    )
+    def unfreeze_keep_cancelled(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda p: services.promoter_unfreeze(
+                promoter_id=p.pk, operator=request.user, restore_commission=False
+            ),
             _("%(n)s unfrozen."),
         )
 

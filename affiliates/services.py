@@ -128,14 +128,24 @@ def promoter_freeze(*, promoter_id: int, operator, note: str = "") -> Promoter:
     return promoter
 
 
-def promoter_unfreeze(*, promoter_id: int, operator) -> Promoter:
-    """Let a frozen promoter earn again from new orders (cancelled commission stays cancelled)."""
+def promoter_unfreeze(*, promoter_id: int, operator, restore_commission: bool = True) -> Promoter:
+    """Let a frozen promoter earn again. With `restore_commission` (the default: a freeze is a
+    hold, lifted when the operator finds nothing wrong) the commission the freeze cancelled on
+    orders that are still alive goes back to pending in this same transaction, and the ledger job
+    then settles what completed meanwhile and applies refunds made meanwhile; commission on orders
+    cancelled or closed stays cancelled, and orders placed while frozen were never attributed.
+    Without it (fraud found), what the freeze cancelled stays cancelled. Repeat: no change."""
+    from affiliates.ledger import ledger_restore_frozen, ledger_sync
+
     with transaction.atomic():
         promoter = Promoter.objects.select_for_update().get(pk=promoter_id)
         if promoter.status != Promoter.Status.FROZEN:
             return promoter
         promoter.status, promoter.frozen_at, promoter.reviewed_by = Promoter.Status.APPROVED, None, operator
         promoter.save(update_fields=["status", "frozen_at", "reviewed_by"])
+        if restore_commission:
+            ledger_restore_frozen(promoter_id=promoter.pk)
+            ledger_sync()
     return promoter
 
 
@@ -364,7 +374,8 @@ def child_link_create(*, promoter: Promoter, parent_code: str, scene: str | None
 
 
 def link_set_active(*, promoter: Promoter, link_id, active: bool) -> TrackedLink:
-    from affiliates.clicks import link_cache_forget
+    """Disable or enable one of `promoter`'s links. The click path looks links up in PostgreSQL on
+    every click, so a disabled link stops at once in every process."""
     from affiliates.errors import LinkNotFound
 
     link = (
@@ -374,5 +385,4 @@ def link_set_active(*, promoter: Promoter, link_id, active: bool) -> TrackedLink
         raise LinkNotFound()
     TrackedLink.objects.filter(pk=link.pk).update(is_active=active)
     link.is_active = active
-    link_cache_forget(link.code)
     return link

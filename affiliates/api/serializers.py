@@ -191,6 +191,14 @@ class ReviewInputSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=200, required=False, default="", allow_blank=True)
 
 
+class UnfreezeInputSerializer(serializers.Serializer):
+    restore_commission = serializers.BooleanField(
+        required=False,
+        default=True,
+        help_text="Put back to pending what the freeze cancelled on orders not cancelled or closed.",
+    )
+
+
 class SalesRowSerializer(serializers.Serializer):
     key = serializers.CharField(allow_null=True)
     orders = serializers.IntegerField()

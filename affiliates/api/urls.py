@@ -19,4 +19,5 @@ urlpatterns = [
     path("merchant/affiliate-sales/", v.SalesApi.as_view(), name="merchant-affiliate-sales"),
     path("operator/promoters/<int:pk>/review/", v.ReviewApi.as_view(), name="operator-promoter-review"),
     path("operator/promoters/<int:pk>/freeze/", v.FreezeApi.as_view(), name="operator-promoter-freeze"),
+    path("operator/promoters/<int:pk>/unfreeze/", v.UnfreezeApi.as_view(), name="operator-promoter-unfreeze"),
 ]

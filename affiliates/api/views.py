@@ -368,6 +368,21 @@ class FreezeApi(_Operator):
         return Response(s.PromoterOutputSerializer(promoter).data)
 
 
+class UnfreezeApi(_Operator):
+    @extend_schema(
+        tags=TAG,
+        request=s.UnfreezeInputSerializer,
+        responses={200: s.PromoterOutputSerializer},
+        summary="Unfreeze a promoter (by default restoring what the freeze cancelled on live orders)",
+    )
+    def post(self, request, pk: int):
+        get_object_or_404(Promoter, pk=pk)
+        data = s.UnfreezeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        promoter = services.promoter_unfreeze(promoter_id=pk, operator=request.user, **data.validated_data)
+        return Response(s.PromoterOutputSerializer(promoter).data)
+
+
 class ShowcasePublicApi(APIView):
     permission_classes = []
 

@@ -83,6 +83,8 @@ def test_operator_approves_and_freezes(client, operator):
     assert Promoter.objects.get(pk=applicant.pk).status == "approved"
     client.post(url, {"action": "freeze", "_selected_action": [applicant.pk]})
     assert Promoter.objects.get(pk=applicant.pk).status == "frozen"
+    client.post(url, {"action": "unfreeze_keep_cancelled", "_selected_action": [applicant.pk]})
+    assert Promoter.objects.get(pk=applicant.pk).status == "approved"
 
 
 def test_merchants_cannot_review_promoters(client, shop):

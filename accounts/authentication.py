@@ -2,10 +2,14 @@
 
 Django's ModelBackend and DRF's TokenAuthentication load the user through the ORM, and building and
 compiling that statement was a third of the CPU of a signed-in page whose shared part came from the
-cache (and almost half of a cached API answer): measured in-process, see README "Speed". These
-subclasses run the same lookups as one statement written once from the models' metadata and keep
-every rule of the originals (an inactive user is nobody; a session whose password hash no longer
-matches is signed out by django.contrib.auth.get_user as before).
+cache (and almost half of a cached API answer): measured in-process, see README "Speed". The
+loaders here run the same lookups as one statement written once from the models' metadata; the
+session backend that uses them is accounts.backends.AccountBackend. Every rule of the originals is
+kept (an inactive user is nobody; a session whose password hash no longer matches is signed out by
+django.contrib.auth.get_user as before).
+
+DRF imports this module (DEFAULT_AUTHENTICATION_CLASSES) when its views module is first imported,
+possibly before the app registry is ready: models are imported inside the functions.
 """
 
 from __future__ import annotations
@@ -13,11 +17,9 @@ from __future__ import annotations
 import functools
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
-from rest_framework.authtoken.models import Token
 
 MAX_ID = 2**63 - 1  # the largest BigAutoField value: what the ORM's own lookup would accept
 
@@ -42,8 +44,15 @@ def _user_sql() -> str:
     return f"SELECT {_select_list(user)} FROM {table} WHERE {table}.{key} = %s"
 
 
+def _token_model():
+    from rest_framework.authtoken.models import Token
+
+    return Token
+
+
 @functools.cache
 def _token_sql() -> str:
+    Token = _token_model()  # noqa: N806
     user = get_user_model()
     quote = connection.ops.quote_name
     token_table, user_table = quote(Token._meta.db_table), quote(user._meta.db_table)
@@ -69,7 +78,7 @@ def user_by_id(user_id) -> object | None:
     return None if row is None else _instance(get_user_model(), row)
 
 
-def token_with_user(key: str) -> Token | None:
+def token_with_user(key: str):
     """The API token with this key, its user loaded with it (one statement), or None."""
     if not isinstance(key, str):
         return None
@@ -78,19 +87,11 @@ def token_with_user(key: str) -> Token | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(_fields(Token))
-    token = _instance(Token, row[:split])
+    token_model = _token_model()
+    split = len(_fields(token_model))
+    token = _instance(token_model, row[:split])
     token.user = _instance(get_user_model(), row[split:])
     return token
-
-
-class AccountBackend(ModelBackend):
-    """ModelBackend (passwords, permissions, is_active) with the session's user loaded in one
-    statement written once instead of through the ORM."""
-
-    def get_user(self, user_id):
-        user = user_by_id(user_id)
-        return user if user is not None and self.user_can_authenticate(user) else None
 
 
 class AccountTokenAuthentication(authentication.TokenAuthentication):

@@ -169,8 +169,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     # Django's ModelBackend with the signed-in user loaded without the ORM's statement building
-    # (accounts/authentication.py, README "Speed").
-    "accounts.authentication.AccountBackend",
+    # (accounts/backends.py and accounts/authentication.py, README "Speed").
+    "accounts.backends.AccountBackend",
 ]
 
 # Sign-in throttling (django-axes, counted in PostgreSQL so every web instance shares it and it keeps

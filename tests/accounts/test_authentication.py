@@ -39,11 +39,11 @@ def test_token_with_user_loads_token_and_user_in_one_query(shopper, django_asser
 
 
 def test_session_user_is_loaded_in_one_query_and_inactive_users_are_signed_out(shopper):
-    assert "accounts.authentication.AccountBackend" in settings.AUTHENTICATION_BACKENDS
+    assert "accounts.backends.AccountBackend" in settings.AUTHENTICATION_BACKENDS
     client = Client()
     client.force_login(shopper)
     assert client.get("/accounts/").status_code == 200
-    assert client.session["_auth_user_backend"] == "accounts.authentication.AccountBackend"
+    assert client.session["_auth_user_backend"] == "accounts.backends.AccountBackend"
 
     User.objects.filter(pk=shopper.pk).update(is_active=False)
     response = client.get("/accounts/")
@@ -64,7 +64,7 @@ def test_sign_in_page_and_token_api_use_the_backend(shopper, password):
     client = Client()
     response = client.post("/accounts/login/", {"username": shopper.phone, "password": password})
     assert response.status_code == 302
-    assert client.session["_auth_user_backend"] == "accounts.authentication.AccountBackend"
+    assert client.session["_auth_user_backend"] == "accounts.backends.AccountBackend"
     assert client.get("/accounts/").status_code == 200
 
     api = APIClient()

@@ -361,6 +361,17 @@ CELERY_BEAT_SCHEDULE: dict = {
     "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
     "flush-clicks": {"task": "affiliates.tasks.flush_clicks", "schedule": timedelta(seconds=5)},
     "sync-ledger": {"task": "affiliates.tasks.sync_ledger", "schedule": timedelta(minutes=2)},
+    "rollup-promoter-stats": {"task": "affiliates.tasks.rollup_stats", "schedule": timedelta(minutes=2)},
+    "rebuild-promoter-stats": {
+        "task": "affiliates.tasks.rollup_stats",
+        "schedule": crontab(hour=3, minute=40),
+        "kwargs": {"full": True},
+    },
+    "promoter-notices": {"task": "affiliates.tasks.send_notices", "schedule": timedelta(minutes=2)},
+    "commission-digest": {
+        "task": "affiliates.tasks.send_commission_digest",
+        "schedule": crontab(hour=9, minute=0),
+    },
     "reconcile-payouts": {"task": "payouts.tasks.reconcile_payouts", "schedule": timedelta(minutes=2)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
     "outbox-relay-due": {
@@ -391,6 +402,8 @@ REFUND_RECONCILE_AFTER_MINUTES = env.int("REFUND_RECONCILE_AFTER_MINUTES", defau
 ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
 # Whether a promoter earns on their own purchases through their own links.
 AFFILIATE_SELF_PURCHASE = env.bool("AFFILIATE_SELF_PURCHASE", default=False)
+# Promoter statistics rollups (affiliates/stats.py): how many recent days the job recomputes.
+STATS_RECOMPUTE_DAYS = env.int("STATS_RECOMPUTE_DAYS", default=60)
 # Withdrawals (payouts/): the smallest amount, the fee in basis points, and how long a transfer may go
 # unheard of before the reconcile job asks WeChat Pay about it.
 WITHDRAWAL_MIN_FEN = env.int("WITHDRAWAL_MIN_FEN", default=100)

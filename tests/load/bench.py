@@ -68,6 +68,7 @@ BENCH_MODULES = [
     "tests.load.bench_catalog",
     "tests.load.bench_checkout",
     "tests.load.bench_affiliates",
+    "tests.load.bench_promoter",
     "tests.load.bench_admin",
 ]
 if os.environ.get("BENCH_ONLY"):  # e.g. BENCH_ONLY=tests.load.bench_catalog: measure just those modules

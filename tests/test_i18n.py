@@ -324,7 +324,7 @@ def test_lazy_default_messages_are_rendered_per_request_language():
     """DomainError defaults are lazy: the same exception object speaks the language active when it
     is turned into an answer, and as_dict hands the renderer plain strings."""
     from shop.services.catalog import InvalidStock
-    from shop.services.order_errors import OutOfStock
+    from shop.services.errors import OutOfStock
 
     error = OutOfStock(field="quantity")
     with translation.override("zh-hans"):

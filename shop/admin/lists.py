@@ -1,95 +1,12 @@
-"""Admin change lists that cost the same at a hundred rows and at a million.
+"""The admin list helpers (capped counts, exact indexed searches, cheap rows) live in
+config/admin_lists.py so that every app's admin can use them; the shop's admin imports them from here."""
 
-- `CappedCountPaginator` counts at most `COUNT_CAP` + 1 rows (a COUNT over a LIMITed subquery), so
-  no page ever counts a large table; past the cap the list says "10,000+" and offers the pages up to it
-  (filters and exact searches narrow it further).
-- `ExactSearchMixin` answers a search with exact, indexed comparisons (`number = %s`, `phone = %s`)
-  instead of Django's `UPPER(x) LIKE %s%` over every row.
-- `ConstantTimeListMixin` puts both together and turns off the full, unfiltered count.
-Date filters are the theme's date-range pickers (`field__gte` / `field__lte`), which the
-(shop, created_at) and (shop, paid_at) indexes answer; no list uses `date_hierarchy`, whose drill-down
-runs DISTINCT DATE_TRUNC over every row.
-"""
-
-from __future__ import annotations
-
-from datetime import timedelta
-
-from django.core.paginator import Paginator
-from django.db.models import DateTimeField, ExpressionWrapper, F, Q, Value
-from django.utils.functional import cached_property
-
-COUNT_CAP = 10_000
-
-
-class CappedCountPaginator(Paginator):
-    """A paginator whose count stops at COUNT_CAP + 1: `is_capped` tells the page to show "N+"."""
-
-    cap = COUNT_CAP
-
-    @cached_property
-    def count(self) -> int:
-        object_list = self.object_list
-        if hasattr(object_list, "query"):
-            return object_list.order_by()[: self.cap + 1].count()
-        return len(object_list)
-
-    @property
-    def is_capped(self) -> bool:
-        return self.count > self.cap
-
-
-class ExactSearchMixin:
-    """`exact_search_fields`: fields compared with `=` (one indexed lookup each, OR-ed together).
-    `phone_search_fields`: compared with the term normalised as a phone number. Terms are searched
-    whole, not split into words."""
-
-    exact_search_fields: tuple[str, ...] = ()
-    phone_search_fields: tuple[str, ...] = ()
-    # The date field a search's few rows are sorted by (newest first). The sort is written so that no
-    # index can serve it: otherwise PostgreSQL may walk the date index backwards through a million
-    # rows looking for 50 matches, instead of collecting the matches from the search indexes and
-    # sorting those (357 ms against 15 ms for a phone with 500 orders among 1,000,000).
-    exact_search_sort: str | None = None
-
-    def get_ordering(self, request):
-        from django.contrib.admin.views.main import ORDER_VAR, SEARCH_VAR
-
-        term = request.GET.get(SEARCH_VAR, "").strip()
-        if term and self.exact_search_sort and ORDER_VAR not in request.GET:
-            shifted = ExpressionWrapper(
-                F(self.exact_search_sort) + Value(timedelta(0)), output_field=DateTimeField()
-            )
-            return [shifted.desc(), "-pk"]
-        return super().get_ordering(request)
-
-    def get_search_results(self, request, queryset, search_term):
-        from accounts.validators import normalize_phone
-
-        term = (search_term or "").strip()
-        if not term or not (self.exact_search_fields or self.phone_search_fields):
-            return super().get_search_results(request, queryset, search_term)
-        condition = Q()
-        for field in self.exact_search_fields:
-            condition |= Q(**{field: term})
-        phone = normalize_phone(term)
-        phone = phone if len(phone) == 11 and phone.isdigit() else ""
-        if phone:
-            for field in self.phone_search_fields:
-                condition |= Q(**{field: phone})
-        for field, values in self.search_related_ids(request, term, phone).items():
-            if values:
-                condition |= Q(**{f"{field}__in": values})
-        return queryset.filter(condition), False
-
-    def search_related_ids(self, request, term: str, phone: str) -> dict[str, list[int]]:
-        """`phone` is the term as an 11-digit phone number, or "". Ids found first in another table
-        (one indexed query), so the main query stays a union of index scans: a subquery inside an OR
-        would make PostgreSQL scan every row."""
-        return {}
-
-
-class ConstantTimeListMixin(ExactSearchMixin):
-    paginator = CappedCountPaginator
-    show_full_result_count = False
-    list_per_page = 50
+from config.admin_lists import (  # noqa: F401
+    COUNT_CAP,
+    DJANGO_CHECKBOX_LABEL,
+    CappedCountPaginator,
+    ConstantTimeListMixin,
+    ExactSearchMixin,
+    FastRowsChangeList,
+    FastRowsMixin,
+)

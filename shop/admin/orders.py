@@ -8,6 +8,7 @@ the after-sales queue's approve / approve-and-restock / reject (actions and butt
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -24,6 +25,7 @@ from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
 from shop.admin.sheets import SheetExportMixin
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
+from shop.selectors.timeline import merchant_event_sentence
 from shop.services.aftersales import (
     after_sales_approve,
     after_sales_refund_retry,
@@ -89,10 +91,14 @@ class OrderLineInline(ReadOnlyInline):
 class OrderEventInline(ReadOnlyInline):
     model = OrderEvent
     shop_path = "order__shop"
-    fields = ["created_at", "kind", "from_label", "to_label", "actor", "note"]
+    fields = ["created_at", "kind", "from_label", "to_label", "actor", "details"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
+
+    @admin.display(description=_("details"))
+    def details(self, event):
+        return merchant_event_sentence(event)
 
     @admin.display(description=_("from status"))
     def from_label(self, event):
@@ -109,7 +115,9 @@ class OrderEventInline(ReadOnlyInline):
 class PaymentInline(ReadOnlyInline):
     model = Payment
     shop_path = "order__shop"
-    fields = ["out_trade_no", "transaction_id", "amount", "status", "paid_at"]
+    # combine_out_trade_no: the one payment of a checkout across shops (WeChat Pay 合单支付), as the
+    # buyer's bill and the WeChat Pay merchant platform show it; blank for an order paid alone.
+    fields = ["out_trade_no", "combine_out_trade_no", "transaction_id", "amount", "status", "paid_at"]
     amount = yuan_display("amount_fen", _("amount"))
 
     def get_readonly_fields(self, request, obj=None):
@@ -169,7 +177,7 @@ class OrderAdmin(
     ]
     list_filter = ["status", "created_at", "paid_at", "shop"]
     # Searches are exact and indexed (shop/admin/lists.py): order number, tracking number, the
-    # recipient's or the buyer's phone.
+    # recipient's or the buyer's phone, a payment's or combined payment's trade number.
     search_fields = ["number"]
     exact_search_fields = ("number", "tracking_number")
     phone_search_fields = ("recipient_phone",)
@@ -228,9 +236,14 @@ class OrderAdmin(
     refunded = yuan_display("refunded_fen", _("refunded"))
 
     def search_related_ids(self, request, term, phone):
-        if not phone:
-            return {}
-        return {"buyer_id": list(User.objects.filter(phone=phone).values_list("pk", flat=True))}
+        if phone:
+            return {"buyer_id": list(User.objects.filter(phone=phone).values_list("pk", flat=True))}
+        if term[:1].isalpha() and len(term) <= 32:
+            # A trade number from a WeChat Pay bill: the order's own payment, or a combined payment
+            # that paid it with other shops' orders (only this shop's orders are listed).
+            payments = Payment.objects.filter(Q(out_trade_no=term) | Q(combine_out_trade_no=term))
+            return {"pk": list(payments.values_list("order_id", flat=True))}
+        return {}
 
     @admin.display(description=_("buyer"))
     def buyer_display(self, order):

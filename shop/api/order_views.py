@@ -40,7 +40,7 @@ from shop.services.aftersales import (
 )
 from shop.services.cart import cart_add, cart_get_or_create, cart_remove, cart_set_quantity
 from shop.services.checkout import checkout_buy_now, checkout_from_cart
-from shop.services.order_errors import OrderNotFound
+from shop.services.errors import OrderNotFound
 from shop.services.orders import order_cancel, order_confirm_receipt, order_ship, orders_ship_many
 from shop.services.payments import payment_start
 from shop.services.refunds import RefundLineSpec, order_refund

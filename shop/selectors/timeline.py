@@ -77,3 +77,43 @@ def order_timeline(order: Order) -> list[dict]:
         {"when": event.created_at, "kind": event.kind, "text": event_sentence(event, order)}
         for event in order.events.all()
     ]
+
+
+def _refund_reference(event: OrderEvent) -> str:
+    number = (event.data or {}).get("out_refund_no")
+    return _(" (refund no. %(number)s)") % {"number": number} if number else ""
+
+
+def merchant_event_sentence(event: OrderEvent) -> str:
+    """What the order log on the merchant's order page says about an event: refunds as sentences with
+    their amount in yuan (the refund number only as a reference), other events as their note (a
+    cancel reason, a tracking number, the buyer's after-sales reason)."""
+    amount = _amount(event)
+    note = event.note or ""
+    if event.kind == K.REFUND_REQUESTED and amount:
+        return _("Refund of %(amount)s started") % {"amount": amount} + _refund_reference(event)
+    if event.kind == K.REFUNDED and amount:
+        return _("Refund of %(amount)s succeeded") % {"amount": amount} + _refund_reference(event)
+    if event.kind == K.REFUND_FAILED:
+        if note == "CLOSED":
+            reason = _("WeChat Pay closed the refund")
+        elif note:
+            reason = _("WeChat Pay refused it: %(message)s") % {"message": note}
+        else:
+            reason = _("WeChat Pay did not carry it out")
+        sentence = _("Refund of %(amount)s failed: %(reason)s.") % {
+            "amount": amount or _("money"),
+            "reason": reason,
+        }
+        return (
+            sentence
+            + " "
+            + _("The amount can be refunded again (an after-sales request can retry its refund).")
+            + _refund_reference(event)
+        )
+    if event.kind == K.REFUND_ABNORMAL and amount:
+        return _(
+            "Refund of %(amount)s is held up at WeChat Pay (the buyer's account could not take it): "
+            "settle it in the WeChat Pay merchant platform; the shop checks it again by itself."
+        ) % {"amount": amount} + _refund_reference(event)
+    return note

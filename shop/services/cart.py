@@ -10,8 +10,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from shop.models import SKU, Cart, CartLine, Product, Shop
+from shop.services.errors import InvalidQuantity, NotPurchasable, OutOfStock, Unpriced
 from shop.services.locking import lock_one
-from shop.services.order_errors import InvalidQuantity, NotPurchasable, OutOfStock, Unpriced
 
 MAX_LINE_QUANTITY = 99
 STALE_ANONYMOUS_CART_DAYS = 30

@@ -25,8 +25,8 @@ from shop import hooks, signals
 from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Product, ProductImage, Shop
 from shop.services.announce import order_announcement_messages
 from shop.services.cart import MAX_LINE_QUANTITY
+from shop.services.errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, Unpriced
 from shop.services.locking import lock_one
-from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, Unpriced
 from shop.services.rawsql import (
     column,
     insert_many,

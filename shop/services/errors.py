@@ -2,8 +2,8 @@
 after-sales. Services raise them; each becomes a 400 (or the status it names) at the edge, through
 config.exceptions, and a form error on pages. Nothing was changed when one is raised.
 
-`shop.services.order_errors` and `shop.services.catalog` still offer the same names (imported from
-here) for code written against them.
+Import them from here. (`shop.services.catalog`, the facade of the catalog services, re-exports the
+catalog ones for its callers; none is defined anywhere else.)
 """
 
 from django.utils.translation import gettext_lazy as _

@@ -38,8 +38,8 @@ from shop.models import (
     ShopMembership,
 )
 from shop.services.announce import order_announce, order_announcement_messages
+from shop.services.errors import InvalidTransition, OrderNotFound
 from shop.services.locking import lock_one, lock_ordered
-from shop.services.order_errors import InvalidTransition, OrderNotFound
 from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
 

@@ -202,11 +202,15 @@ def payment_record_success(*, notification: PaymentNotification) -> Payment:
     in the meantime), the payment is kept and a full refund is started automatically.
     """
     found = (
-        Payment.objects.filter(out_trade_no=notification.out_trade_no).values_list("pk", "order_id").first()
+        Payment.objects.filter(out_trade_no=notification.out_trade_no)
+        .values_list("pk", "order_id", "combine_out_trade_no")
+        .first()
     )
     if found is None:
         raise UnknownPayment()
-    payment_id, order_id = found
+    payment_id, order_id, combine_out_trade_no = found
+    if combine_out_trade_no:
+        return _record_sub_order_from_combined(payment_id=payment_id, notification=notification)
     with transaction.atomic():
         order = lock_one(Order.objects.filter(pk=order_id))
         payment = lock_one(Payment.objects.filter(pk=payment_id))
@@ -239,6 +243,24 @@ def payment_record_success(*, notification: PaymentNotification) -> Payment:
             order_mark_paid(order=order, payment=payment)
         else:
             _refund_late_payment(order=order, payment=payment)
+    return payment
+
+
+def _record_sub_order_from_combined(*, payment_id: int, notification: PaymentNotification) -> Payment:
+    """A single-payment notification that names a sub-order of a combined payment. WeChat Pay reports
+    those sub-orders only in the combined notification, so this one is not taken as money: the
+    combined payment is asked about instead and recorded from the provider's answer (every paid
+    sub-order, with the provider's own transaction ids). If the provider does not say this sub-order
+    was paid, the notification is refused and nothing changes. Outside any transaction."""
+    logger.warning(
+        "single notification for %s, a sub-order of a combined payment; asking the provider",
+        notification.out_trade_no,
+    )
+    payment = payment_record_from_query(payment=Payment.objects.get(pk=payment_id))
+    if payment.status != Payment.Status.SUCCEEDED:
+        raise InvalidNotification(
+            _("This payment is part of a combined payment, which WeChat Pay does not report as paid.")
+        )
     return payment
 
 

@@ -10,8 +10,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, Q, When
 
 from shop.models import SKU
+from shop.services.errors import OutOfStock
 from shop.services.locking import lock_ordered
-from shop.services.order_errors import OutOfStock
 
 # The single-SKU take, written out: the same statement as
 # SKU.objects.filter(pk=sku_id, stock__gte=n).update(stock=F("stock") - n) without building and

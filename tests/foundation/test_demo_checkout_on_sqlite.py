@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     from accounts.models import Address, User
     from shop.models import SKU, Category, Order, Product, Shop, ShopMembership
     from shop.services.checkout import checkout_place
-    from shop.services.order_errors import OutOfStock
+    from shop.services.errors import OutOfStock
 
     owner = User.objects.create_user(phone="13800000001", password=None, is_staff=True)
     buyer = User.objects.create_user(phone="13800000003", password=None)

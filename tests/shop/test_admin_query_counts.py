@@ -175,3 +175,42 @@ def test_lists_never_count_past_the_cap(client, shop, monkeypatch):
     list_counts = [sql for sql in counts if "LIMIT 4" in sql]
     assert list_counts and not [sql for sql in counts if "status" not in sql and "LIMIT" not in sql]
     assert 'data-testid="result-count"' in html and "3" in html
+
+
+def test_operator_lists_never_count_past_the_cap_and_search_exactly(client, operator, monkeypatch):
+    """People, addresses, friend requests and notifications grow with the platform: their lists count
+    at most cap + 1 rows, sort by primary key and search by exact phone (or key), never with LIKE."""
+    from config.admin_lists import CappedCountPaginator
+    from tests.factories import AddressFactory, FriendRequestFactory, NotificationFactory
+
+    monkeypatch.setattr(CappedCountPaginator, "cap", 3)
+    people = [AddressFactory().user for _ in range(5)]
+    for person in people:
+        NotificationFactory(user=person)
+    for first, second in zip(people, people[1:], strict=False):
+        FriendRequestFactory(from_user=first, to_user=second)
+    _login(client, operator)
+    target = people[2]
+    for name, table in [
+        ("admin:accounts_user_changelist", "accounts_user"),
+        ("admin:accounts_address_changelist", "accounts_address"),
+        ("admin:accounts_friendrequest_changelist", "accounts_friendrequest"),
+        ("admin:accounts_notification_changelist", "accounts_notification"),
+    ]:
+        for params in ({}, {"q": target.phone}):
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(reverse(name), params)
+            assert response.status_code == 200, name
+            sql = [q["sql"] for q in captured]
+            counts = [q for q in sql if "COUNT(" in q and f'"{table}"' in q]
+            assert counts and all("LIMIT 4" in q for q in counts), (name, counts)
+            assert not any(" LIKE " in q for q in sql), name
+            assert not any("DATE_TRUNC" in q.upper() for q in sql), name
+        rows = response.context["cl"].result_list
+        if table == "accounts_user":
+            assert [row.pk for row in rows] == [target.pk]
+        elif table == "accounts_friendrequest":
+            assert {row.from_user_id for row in rows} | {row.to_user_id for row in rows} >= {target.pk}
+            assert all(target.pk in (row.from_user_id, row.to_user_id) for row in rows) and len(rows) == 2
+        else:
+            assert [row.user_id for row in rows] == [target.pk]

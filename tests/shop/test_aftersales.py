@@ -20,7 +20,7 @@ from shop.services.aftersales import (
     after_sales_reject,
     after_sales_withdraw,
 )
-from shop.services.order_errors import (
+from shop.services.errors import (
     AfterSalesAlreadyOpen,
     AfterSalesNotAllowed,
     AfterSalesNotFound,
@@ -133,7 +133,7 @@ def test_refusals(paid_order, other_shopper, other_shop):
     _request(order)
     with pytest.raises(AfterSalesAlreadyOpen):
         _request(order)
-    from shop.services.order_errors import OrderNotFound
+    from shop.services.errors import OrderNotFound
 
     with pytest.raises(OrderNotFound):
         _request(order, buyer=other_shopper)

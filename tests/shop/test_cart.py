@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from shop.models import Cart, CartLine
 from shop.services.cart import cart_add, cart_get_or_create, cart_merge, cart_set_quantity
-from shop.services.order_errors import InvalidQuantity, NotPurchasable, OutOfStock
+from shop.services.errors import InvalidQuantity, NotPurchasable, OutOfStock
 from tests.factories import UserFactory
 from tests.shop.order_factories import make_sku
 

@@ -210,3 +210,65 @@ def test_the_api_pays_the_whole_checkout_from_any_of_its_orders(wechatpay_sandbo
     prepay_id = json.loads(response.content)["prepay_id"]
     assert wechatpay_sandbox.transaction(prepay_id)["amount_fen"] == 3000
     assert set(Payment.objects.values_list("prepay_id", flat=True)) == {prepay_id}
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_a_single_notification_for_an_unpaid_combined_sub_order_is_refused(
+    client, wechatpay_sandbox, django_capture_on_commit_callbacks
+):
+    """A sub-order of a combined payment is reported paid only by the combined notification; a single
+    one naming it is checked against the combined payment at the provider, which says unpaid."""
+    from shop.payments.sandbox.notify import build_payment_notification
+
+    orders = checkout_across(2)
+    start(orders[0])
+    payment = Payment.objects.get(order=orders[0])
+    headers, body = build_payment_notification(
+        out_trade_no=payment.out_trade_no, transaction_id="4200000000000000000001", amount_fen=1000
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_notification(client, NOTIFY, headers, body)
+    assert response.status_code == 400 and response.json()["code"] == "FAIL"
+    assert not Payment.objects.filter(status=Payment.Status.SUCCEEDED).exists()
+    assert not Order.objects.filter(status=Order.Status.PAID).exists()
+
+
+@pytest.mark.usefixtures("celery_eager")
+def test_a_single_notification_for_a_paid_combined_sub_order_records_the_combined_payment(
+    client, wechatpay_sandbox, django_capture_on_commit_callbacks
+):
+    """The buyer did pay: the single notification only wakes us; what is recorded is the provider's
+    answer for the combined payment (every sub-order, with the provider's transaction ids)."""
+    from shop.payments.sandbox.notify import build_payment_notification
+
+    orders = checkout_across(2)
+    result = start(orders[0])
+    wechatpay_sandbox.confirm(result.prepay_id)  # paid at the provider; its notification is lost
+    payment = Payment.objects.get(order=orders[0])
+    headers, body = build_payment_notification(
+        out_trade_no=payment.out_trade_no, transaction_id="4200000000000000000009", amount_fen=1000
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_notification(client, NOTIFY, headers, body).status_code == 204
+    payments = list(Payment.objects.order_by("order_id"))
+    assert [p.status for p in payments] == [Payment.Status.SUCCEEDED] * 2
+    provider_ids = [sandbox_state.transaction_get(p.out_trade_no)["transaction_id"] for p in payments]
+    assert [p.transaction_id for p in payments] == provider_ids
+    assert "4200000000000000000009" not in provider_ids
+    assert [o.status for o in Order.objects.order_by("pk")] == [Order.Status.PAID] * 2
+
+
+def test_the_admin_shows_and_finds_an_order_by_its_combined_payment_number(client, wechatpay_sandbox):
+    orders = checkout_across(2)
+    start(orders[0])
+    mine = Payment.objects.get(order=orders[0])
+    assert mine.combine_out_trade_no
+    owner = orders[0].shop.owner
+    client.force_login(owner)
+    page = client.get(reverse("admin:shop_order_change", args=[orders[0].pk])).content.decode()
+    assert mine.combine_out_trade_no in page
+    listed = client.get(reverse("admin:shop_order_changelist"), {"q": mine.combine_out_trade_no})
+    numbers = [order.number for order in listed.context["cl"].result_list]
+    assert numbers == [orders[0].number]  # the other shop's order in the same payment stays hidden
+    listed = client.get(reverse("admin:shop_order_changelist"), {"q": mine.out_trade_no})
+    assert [order.number for order in listed.context["cl"].result_list] == [orders[0].number]

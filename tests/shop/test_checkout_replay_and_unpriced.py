@@ -13,7 +13,7 @@ from shop.models import SKU, Order, Payment
 from shop.services import catalog as catalog_services
 from shop.services.cart import cart_add, cart_get_or_create
 from shop.services.checkout import checkout_from_cart, checkout_place
-from shop.services.order_errors import EmptyCart, Unpriced
+from shop.services.errors import EmptyCart, Unpriced
 from tests.shop.factories import ShopFactory, product_with_grid
 from tests.shop.order_factories import make_buyer, make_sku
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from shop.models import SKU, CartLine, Order, OrderEvent
 from shop.services.cart import cart_add, cart_get_or_create
 from shop.services.checkout import checkout_buy_now, checkout_from_cart, checkout_place, order_number_generate
-from shop.services.order_errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, OutOfStock
+from shop.services.errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, OutOfStock
 from shop.services.stock import stock_return, stock_take
 from tests.factories import AddressFactory
 from tests.shop.factories import ShopFactory

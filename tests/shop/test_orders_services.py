@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from shop import signals
 from shop.models import SKU, Order, OrderEvent
-from shop.services.order_errors import InvalidTransition, OrderNotFound
+from shop.services.errors import InvalidTransition, OrderNotFound
 from shop.services.orders import order_cancel, order_complete, order_confirm_receipt, order_ship
 from tests.shop.factories import ShopMembershipFactory
 from tests.shop.order_factories import (  # noqa: F401

@@ -11,7 +11,7 @@ from accounts.models import Notification
 from shop import signals
 from shop.models import SKU, Order, OrderEvent, Payment, Refund
 from shop.payments.sandbox.notify import build_payment_notification, build_refund_notification
-from shop.services.order_errors import InvalidTransition, PaymentExpired, RefundExceedsPaid
+from shop.services.errors import InvalidTransition, PaymentExpired, RefundExceedsPaid
 from shop.services.orders import order_cancel
 from shop.services.payments import payment_start, refund_create
 from tests.shop.order_factories import celery_eager, make_sku, place_order  # noqa: F401

@@ -553,3 +553,31 @@ def test_stock_put_back_by_a_refund_shows_on_the_cached_product_page_at_once(
     assert refund.status == Refund.Status.FAILED  # the sandbox never saw this payment
     assert SKU.objects.get(pk=sku.pk).stock == 2
     assert "已售罄" not in client.get(page).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("celery_eager")
+def test_a_failed_refund_reads_as_a_sentence_on_the_merchants_order_page(
+    client, two_line_order, wechatpay_sandbox, django_capture_on_commit_callbacks
+):
+    from django.utils import translation
+    from django.utils.html import escape
+
+    from shop.payments.sandbox import state
+    from shop.selectors.timeline import merchant_event_sentence
+
+    order = two_line_order
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = order_refund(order_id=order.pk, actor=order.shop.owner, reason="x", amount_fen=700)
+    wechatpay_sandbox.refund_status(refund.out_refund_no, "CLOSED")
+    headers, body = state.refund_notification(wechatpay_sandbox.refund(refund.out_refund_no))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_notification(client, REFUND_NOTIFY, headers, body).status_code == 204
+    event = order.events.get(kind=OrderEvent.Kind.REFUND_FAILED)
+    with translation.override("zh-hans"):
+        sentence = merchant_event_sentence(event)
+    assert sentence.startswith("退款 ¥7.00 失败") and "微信支付关闭了这笔退款" in sentence
+    assert refund.out_refund_no in sentence and not sentence.startswith(refund.out_refund_no)
+    client.force_login(order.shop.owner)
+    page = client.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    assert escape(sentence) in page

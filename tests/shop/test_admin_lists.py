@@ -1,0 +1,29 @@
+"""The admin's cheaper row rendering (shop/admin/lists.py FastRowsMixin) writes exactly what Django's
+own would: the same action checkbox and the same change links."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.admin import ModelAdmin
+from django.test import RequestFactory
+from django.urls import reverse
+
+from shop.models import Order
+from tests.shop.order_factories import make_sku, place_order
+
+pytestmark = pytest.mark.django_db
+
+
+def test_rows_render_the_same_checkbox_and_links_as_django(client, shop):
+    order = place_order(sku=make_sku(shop=shop, stock=5))
+    model_admin = admin.site._registry[Order]
+    assert str(model_admin.action_checkbox(order)) == str(ModelAdmin.action_checkbox(model_admin, order))
+
+    request = RequestFactory().get("/admin/shop/order/")
+    request.user = shop.owner
+    changelist = model_admin.get_changelist_instance(request)
+    assert changelist.url_for_result(order) == reverse("admin:shop_order_change", args=[order.pk])
+
+    client.force_login(shop.owner)
+    html = client.get(reverse("admin:shop_order_changelist")).content.decode()
+    assert str(model_admin.action_checkbox(order)) in html
+    assert f'href="{reverse("admin:shop_order_change", args=[order.pk])}"' in html

@@ -299,10 +299,10 @@ def promoter_stats(*, promoter_ids: list[int], period: Period, products_limit: i
         .order_by("-total_gmv_fen", "-total_clicks", "scene")
     ]
     products = [
-        _with_rates(row)
+        _with_rates(_summed(row))
         for row in cells.values("product_id")
         .annotate(**_SUMS)
-        .order_by("-gmv_fen", "-clicks", "product_id")[:products_limit]
+        .order_by("-total_gmv_fen", "-total_clicks", "product_id")[:products_limit]
     ]
     if products:
         from shop.models import Product

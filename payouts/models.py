@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PayoutAccount(models.Model):
@@ -44,12 +45,12 @@ class Withdrawal(models.Model):
     failed). Rejected and failed withdrawals give the amount back with `reason`."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", _("Requested")
-        UNDER_REVIEW = "under_review", _("Under review")
-        APPROVED = "approved", _("Approved, paying")
-        PAID = "paid", _("Paid")
-        REJECTED = "rejected", _("Rejected")
-        FAILED = "failed", _("Payout failed")
+        REQUESTED = "requested", pgettext_lazy("withdrawal state", "Requested")
+        UNDER_REVIEW = "under_review", pgettext_lazy("withdrawal state", "Under review")
+        APPROVED = "approved", pgettext_lazy("withdrawal state", "Approved, paying")
+        PAID = "paid", pgettext_lazy("withdrawal state", "Paid")
+        REJECTED = "rejected", pgettext_lazy("withdrawal state", "Rejected")
+        FAILED = "failed", pgettext_lazy("withdrawal state", "Payout failed")
 
     promoter = models.ForeignKey(
         "affiliates.Promoter",

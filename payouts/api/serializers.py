@@ -36,7 +36,7 @@ class WalletSerializer(serializers.Serializer):
     available_fen = serializers.IntegerField()
 
 
-class ReviewInputSerializer(serializers.Serializer):
+class WithdrawalReviewInputSerializer(serializers.Serializer):
     withdrawal_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
     )

@@ -77,7 +77,7 @@ class ReviewApi(APIView):
 
     @extend_schema(
         tags=TAG,
-        request=s.ReviewInputSerializer,
+        request=s.WithdrawalReviewInputSerializer,
         responses={
             200: inline_serializer("WithdrawalReviewResult", {"changed": drf_serializers.IntegerField()})
         },
@@ -86,7 +86,7 @@ class ReviewApi(APIView):
     def post(self, request):
         if not request.user.is_superuser:
             raise PermissionDenied("Operators only.")
-        data = s.ReviewInputSerializer(data=request.data)
+        data = s.WithdrawalReviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         ids, action = data.validated_data["withdrawal_ids"], data.validated_data["action"]
         if action == "start_review":

@@ -12,8 +12,17 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from affiliates import selectors, services
-from affiliates.models import Agency, CommissionEntry, CommissionPlan, Promoter, TargetedRate, TrackedLink
+from affiliates.models import (
+    Agency,
+    CommissionEntry,
+    CommissionPlan,
+    Promoter,
+    Scene,
+    TargetedRate,
+    TrackedLink,
+)
 from config.exceptions import DomainError
+from shop.admin.orders import ReadOnlyInline
 from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
@@ -21,7 +30,7 @@ from shop.admin.scoping import (
     register_shop_path,
     request_is_merchant_staff,
 )
-from shop.models import Product
+from shop.models import Order, OrderLine, Product
 from shop.templatetags.money import format_fen
 
 register_shop_path(CommissionPlan, "product__shop")
@@ -80,7 +89,7 @@ class PromoterAdmin(_OperatorOnly, admin.ModelAdmin):
         "frozen_at",
         "created_at",
     )
-    actions = ["approve", "reject", "freeze", "unfreeze"]
+    actions = ["approve", "reject", "freeze", "unfreeze", "unfreeze_keep_cancelled"]
     list_select_related = ("agency",)
 
     def _each(self, request, queryset, call, done):
@@ -121,12 +130,25 @@ class PromoterAdmin(_OperatorOnly, admin.ModelAdmin):
             _("%(n)s frozen."),
         )
 
-    @admin.action(description=_("Unfreeze selected promoters"))
+    @admin.action(description=_("Unfreeze selected promoters (restore what the freeze cancelled)"))
     def unfreeze(self, request, queryset):
         self._each(
             request,
             queryset,
             lambda p: services.promoter_unfreeze(promoter_id=p.pk, operator=request.user),
+            _("%(n)s unfrozen."),
+        )
+
+    @admin.action(
+        description=_("Unfreeze selected promoters (commission the freeze cancelled stays cancelled)")
+    )
+    def unfreeze_keep_cancelled(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda p: services.promoter_unfreeze(
+                promoter_id=p.pk, operator=request.user, restore_commission=False
+            ),
             _("%(n)s unfrozen."),
         )
 
@@ -296,6 +318,10 @@ class OrderCommissionInline(CommissionEntryReadOnly, admin.TabularInline):
     verbose_name = _("promoter commission")
     verbose_name_plural = _("promoters and commission")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "promoter", "agency")
+
+    @admin.display(description=_("payee"))
     def payee(self, entry):
         return entry.promoter or entry.agency
 
@@ -352,6 +378,74 @@ def _extend(model, *, inlines=(), actions=()):
         model_admin.actions = [*(model_admin.actions or []), *actions]
 
 
+class OrderAttributionInline(ReadOnlyInline):
+    """On the order page: which promoter (creator, 推客, agency), scene, plan and rate each line was
+    attributed to at checkout, from the line's own snapshot (shown before payment too, when the
+    ledger has no rows yet). Names are read in one query per page (get_formset)."""
+
+    model = OrderLine
+    shop_path = "order__shop"
+    fields = ["title", "creator", "sharer", "agency", "scene", "plan", "link"]
+    readonly_fields = fields
+    verbose_name = _("promoter attribution")
+    verbose_name_plural = _("promoters and scenes")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(attribution__isnull=False)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        snapshots = (
+            [a for a in obj.lines.exclude(attribution=None).values_list("attribution", flat=True) if a]
+            if obj is not None
+            else []
+        )
+        promoter_ids = {a.get(k) for a in snapshots for k in ("creator", "sharer")} - {None}
+        agency_ids = {a.get("agency") for a in snapshots} - {None}
+        link_ids = {a.get("link") for a in snapshots} - {None}
+        self._names = dict(Promoter.objects.filter(pk__in=promoter_ids).values_list("pk", "display_name"))
+        self._agencies = (
+            dict(Agency.objects.filter(pk__in=agency_ids).values_list("pk", "name")) if agency_ids else {}
+        )
+        self._links = (
+            dict(TrackedLink.objects.filter(pk__in=link_ids).values_list("pk", "code")) if link_ids else {}
+        )
+        return super().get_formset(request, obj, **kwargs)
+
+    def _snapshot(self, line) -> dict:
+        return line.attribution if isinstance(line.attribution, dict) else {}
+
+    @admin.display(description=_("creator"))
+    def creator(self, line):
+        return self._names.get(self._snapshot(line).get("creator"), "—")
+
+    @admin.display(description=_("推客"))
+    def sharer(self, line):
+        return self._names.get(self._snapshot(line).get("sharer"), "—")
+
+    @admin.display(description=_("agency"))
+    def agency(self, line):
+        return self._agencies.get(self._snapshot(line).get("agency"), "—")
+
+    @admin.display(description=_("scene"))
+    def scene(self, line):
+        value = self._snapshot(line).get("scene")
+        return dict(Scene.choices).get(value, value or "—")
+
+    @admin.display(description=_("plan and rate"))
+    def plan(self, line):
+        snapshot = self._snapshot(line)
+        labels = {"public": _("Public"), "targeted": _("Targeted"), "exclusive": _("Exclusive")}
+        rate = snapshot.get("rate_bp") or 0
+        return f"{labels.get(snapshot.get('plan'), '—')} {rate / 100:g}%"
+
+    @admin.display(description=_("link"))
+    def link(self, line):
+        return self._links.get(self._snapshot(line).get("link"), "—")
+
+
 _extend(Product, inlines=[CommissionPlanInline], actions=[offer_commission])
-# Orders' promoters and scenes are in the commission ledger's list (search by order number): an
-# inline on the order page cost the back office's order list a query.
+# The order page shows each line's promoter and scene, and the commission written for it.
+_extend(Order, inlines=[OrderAttributionInline, OrderCommissionInline])

@@ -10,7 +10,8 @@ changes nothing, and a lost signal only means it runs at the next beat:
    `clawback` (settled at once; the balance may go negative).
 3. ledger_cancel: pending commission (and its reversals) is cancelled when the order was cancelled
    or closed, when its line was refunded in full, or when the payee is frozen and the order was not
-   completed before the freeze.
+   completed before the freeze; `cancel_reason` records which (order, refund, freeze), so that
+   unfreezing a promoter can restore what the freeze took (ledger_restore_frozen).
 4. ledger_settle: pending rows of completed orders become settled (settled_at = completed_at).
 
 `ledger_sync` runs all four in one transaction under a PostgreSQL advisory lock, so two workers
@@ -46,7 +47,7 @@ def commission_split(
 
 _COLUMNS = """kind, role, status, promoter_id, agency_id, order_id, order_line_id, shop_id, product_id,
      link_id, parent_id, refund_line_id, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
-     amount_fen, created_at, settled_at, cancelled_at"""
+     amount_fen, created_at, settled_at, cancelled_at, cancel_reason"""
 
 # Plain SQL that PostgreSQL and the local demo's SQLite (3.38+) both run; %(now)s is the job's time.
 _ACCRUE_SQL = f"""
@@ -91,7 +92,9 @@ SELECT 'commission', p.role,
        CASE WHEN p.sharer_id IS NULL THEN 0 ELSE p.share_bp END,
        p.amount, %(now)s, NULL,
        CASE WHEN pr.status = 'frozen' AND (p.completed_at IS NULL OR p.completed_at > pr.frozen_at)
-            THEN %(now)s END
+            THEN %(now)s END,
+       CASE WHEN pr.status = 'frozen' AND (p.completed_at IS NULL OR p.completed_at > pr.frozen_at)
+            THEN 'freeze' ELSE '' END
 FROM payees p
 LEFT JOIN affiliates_promoter pr ON pr.id = p.payee_promoter
 WHERE p.payee_promoter IS NOT NULL OR p.payee_agency IS NOT NULL
@@ -129,7 +132,7 @@ SELECT CASE WHEN late = 1 THEN 'clawback' ELSE 'reversal' END, role,
        promoter_id, agency_id, order_id, order_line_id, shop_id, product_id, link_id,
        id, due_refund_line, scene, rate_bp, base_fen, commission_fen, agency_fee_bp, share_bp,
        -(amount_fen * upto / line_total - amount_fen * before / line_total),
-       %(now)s, CASE WHEN late = 1 THEN succeeded_at WHEN status = 'settled' THEN settled_at END, NULL
+       %(now)s, CASE WHEN late = 1 THEN succeeded_at WHEN status = 'settled' THEN settled_at END, NULL, ''
 FROM due
 WHERE 1 = 1
 ON CONFLICT (parent_id, refund_line_id) WHERE parent_id IS NOT NULL DO NOTHING
@@ -137,7 +140,12 @@ ON CONFLICT (parent_id, refund_line_id) WHERE parent_id IS NOT NULL DO NOTHING
 
 _CANCEL_SQL = """
 WITH dead AS (
-    SELECT e.id FROM affiliates_commissionentry e
+    SELECT e.id,
+           CASE WHEN o.status IN ('cancelled', 'closed') THEN 'order'
+                WHEN pr.status = 'frozen' AND (o.completed_at IS NULL OR o.completed_at > pr.frozen_at)
+                     THEN 'freeze'
+                ELSE 'refund' END AS reason
+    FROM affiliates_commissionentry e
     JOIN shop_order o ON o.id = e.order_id
     LEFT JOIN affiliates_promoter pr ON pr.id = e.promoter_id
     WHERE e.kind = 'commission' AND e.status = 'pending'
@@ -147,9 +155,19 @@ WITH dead AS (
                  (SELECT SUM(a.amount_fen) FROM affiliates_commissionentry a
                   WHERE a.parent_id = e.id AND a.kind = 'reversal'), 0) <= 0))
 )
-UPDATE affiliates_commissionentry SET status = 'cancelled', cancelled_at = %(now)s
-WHERE status = 'pending' AND kind <> 'clawback'
-  AND (id IN (SELECT id FROM dead) OR parent_id IN (SELECT id FROM dead))
+UPDATE affiliates_commissionentry
+SET status = 'cancelled', cancelled_at = %(now)s, cancel_reason = dead.reason
+FROM dead
+WHERE affiliates_commissionentry.status = 'pending' AND affiliates_commissionentry.kind <> 'clawback'
+  AND (affiliates_commissionentry.id = dead.id OR affiliates_commissionentry.parent_id = dead.id)
+"""
+
+# What a freeze cancelled, for one promoter, on orders still alive (an unfreeze restores it; the
+# sync that follows settles, adjusts or cancels it as the order stands now).
+_RESTORE_SQL = """
+UPDATE affiliates_commissionentry SET status = 'pending', cancelled_at = NULL, cancel_reason = ''
+WHERE promoter_id = %(promoter)s AND status = 'cancelled' AND cancel_reason = 'freeze'
+  AND order_id IN (SELECT o.id FROM shop_order o WHERE o.status NOT IN ('cancelled', 'closed'))
 """
 
 _SETTLE_SQL = """
@@ -159,9 +177,9 @@ WHERE e.order_id = o.id AND e.status = 'pending' AND o.status = 'completed' AND 
 """
 
 
-def _run(sql: str) -> int:
+def _run(sql: str, **params) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"now": db_datetime(timezone.now())})
+        cursor.execute(sql, {"now": db_datetime(timezone.now()), **params})
         if cursor.rowcount >= 0 or is_postgres():
             return cursor.rowcount
         cursor.execute("SELECT changes()")  # SQLite gives no row count for INSERT ... SELECT upserts
@@ -209,6 +227,15 @@ def ledger_settle() -> int:
     with transaction.atomic():
         _lock()
         return _run(_SETTLE_SQL)
+
+
+def ledger_restore_frozen(*, promoter_id: int) -> int:
+    """Put back to pending what freezing `promoter_id` cancelled on orders not cancelled or closed
+    (called by promoter_unfreeze, inside its transaction, before a ledger_sync). Returns the rows
+    restored; a second run finds none."""
+    with transaction.atomic():
+        _lock()
+        return _run(_RESTORE_SQL, promoter=promoter_id)
 
 
 def ledger_sync() -> dict[str, int]:

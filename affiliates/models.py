@@ -361,6 +361,12 @@ class CommissionEntry(models.Model):
         SETTLED = "settled", _("Settled")
         CANCELLED = "cancelled", _("Cancelled")
 
+    class CancelReason(models.TextChoices):
+        NONE = "", _("—")
+        ORDER = "order", _("Order cancelled or closed")
+        REFUND = "refund", _("Refunded in full")
+        FREEZE = "freeze", _("Promoter frozen")
+
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     role = models.CharField(_("role"), max_length=10, choices=Role.choices)
     status = models.CharField(_("state"), max_length=10, choices=Status.choices)
@@ -406,6 +412,10 @@ class CommissionEntry(models.Model):
     created_at = models.DateTimeField(_("written"), auto_now_add=True)
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    # Why a row was cancelled: an unfreeze restores what a freeze cancelled (promoter_unfreeze).
+    cancel_reason = models.CharField(
+        _("cancelled because"), max_length=10, choices=CancelReason.choices, blank=True, default=""
+    )
 
     class Meta:
         verbose_name = _("commission entry")

@@ -128,14 +128,24 @@ def promoter_freeze(*, promoter_id: int, operator, note: str = "") -> Promoter:
     return promoter
 
 
-def promoter_unfreeze(*, promoter_id: int, operator) -> Promoter:
-    """Let a frozen promoter earn again from new orders (cancelled commission stays cancelled)."""
+def promoter_unfreeze(*, promoter_id: int, operator, restore_commission: bool = True) -> Promoter:
+    """Let a frozen promoter earn again. With `restore_commission` (the default: a freeze is a
+    hold, lifted when the operator finds nothing wrong) the commission the freeze cancelled on
+    orders that are still alive goes back to pending in this same transaction, and the ledger job
+    then settles what completed meanwhile and applies refunds made meanwhile; commission on orders
+    cancelled or closed stays cancelled, and orders placed while frozen were never attributed.
+    Without it (fraud found), what the freeze cancelled stays cancelled. Repeat: no change."""
+    from affiliates.ledger import ledger_restore_frozen, ledger_sync
+
     with transaction.atomic():
         promoter = Promoter.objects.select_for_update().get(pk=promoter_id)
         if promoter.status != Promoter.Status.FROZEN:
             return promoter
         promoter.status, promoter.frozen_at, promoter.reviewed_by = Promoter.Status.APPROVED, None, operator
         promoter.save(update_fields=["status", "frozen_at", "reviewed_by"])
+        if restore_commission:
+            ledger_restore_frozen(promoter_id=promoter.pk)
+            ledger_sync()
     return promoter
 
 
@@ -201,6 +211,43 @@ def sharer_bind(*, promoter: Promoter, invitation_code: str) -> Promoter:
         else:
             raise InvalidBinding(field="invitation_code")
         sharer.bound_at = timezone.now()
+        sharer.save(update_fields=["bound_creator", "bound_agency", "bound_at"])
+    return sharer
+
+
+def sharer_unbind(*, sharer_id, actor) -> Promoter:
+    """End a 推客's binding: the 推客 leaves (actor is the 推客's user), or the creator they joined or
+    the owner of the agency they joined removes them (actor is that user). Their child links of that
+    team's links are disabled in the same transaction, so they stop earning from the next order;
+    orders already placed keep their snapshot and the commission written for them. The 推客 may
+    then join another team. Anyone else gets InvalidBinding (reveals nothing); a 推客 not bound is
+    left as is. Locks the 推客 row."""
+    with transaction.atomic():
+        sharer = (
+            Promoter.objects.select_for_update().filter(pk=sharer_id, role=Promoter.Role.SHARER).first()
+            if str(sharer_id).isdigit()
+            else None
+        )
+        if sharer is None:
+            raise InvalidBinding(_("No such 推客 in your team."))
+        leader_user_ids = set()
+        if sharer.bound_creator_id:
+            leader_user_ids.add(
+                Promoter.objects.filter(pk=sharer.bound_creator_id).values_list("user_id", flat=True).first()
+            )
+        if sharer.bound_agency_id:
+            leader_user_ids.add(
+                Agency.objects.filter(pk=sharer.bound_agency_id).values_list("owner_id", flat=True).first()
+            )
+        actor_id = getattr(actor, "pk", None)
+        if actor_id is None or (actor_id != sharer.user_id and actor_id not in leader_user_ids):
+            raise InvalidBinding(_("No such 推客 in your team."))
+        if not (sharer.bound_creator_id or sharer.bound_agency_id):
+            return sharer
+        TrackedLink.objects.filter(promoter=sharer, parent__isnull=False, is_active=True).update(
+            is_active=False
+        )
+        sharer.bound_creator, sharer.bound_agency, sharer.bound_at = None, None, None
         sharer.save(update_fields=["bound_creator", "bound_agency", "bound_at"])
     return sharer
 
@@ -363,8 +410,35 @@ def child_link_create(*, promoter: Promoter, parent_code: str, scene: str | None
     )
 
 
+def sharer_link_create(*, promoter: Promoter, scene: str, product_id) -> TrackedLink:
+    """A 推客's own link for a product whose live exclusive plan names them (the merchant chose
+    this 推客 alone): no creator in between, so the 推客 earns the whole commission less the fee of
+    the agency they joined, if any."""
+    from affiliates.selectors import exclusive_products_for
+
+    _require(promoter, role=Promoter.Role.SHARER)
+    if scene not in Scene.values:
+        raise InvalidPlan(_("Choose a scene."), field="scene")
+    product = (
+        exclusive_products_for(promoter=promoter).filter(pk=product_id).first()
+        if str(product_id).isdigit()
+        else None
+    )
+    if product is None:
+        raise NotInPool(field="product_id")
+    return TrackedLink.objects.create(
+        code=_unique_code(TrackedLink, "code"),
+        promoter=promoter,
+        creator=promoter,
+        target=TrackedLink.Target.PRODUCT,
+        product=product,
+        scene=scene,
+    )
+
+
 def link_set_active(*, promoter: Promoter, link_id, active: bool) -> TrackedLink:
-    from affiliates.clicks import link_cache_forget
+    """Disable or enable one of `promoter`'s links. The click path looks links up in PostgreSQL on
+    every click, so a disabled link stops at once in every process."""
     from affiliates.errors import LinkNotFound
 
     link = (
@@ -374,5 +448,4 @@ def link_set_active(*, promoter: Promoter, link_id, active: bool) -> TrackedLink
         raise LinkNotFound()
     TrackedLink.objects.filter(pk=link.pk).update(is_active=active)
     link.is_active = active
-    link_cache_forget(link.code)
     return link

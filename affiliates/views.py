@@ -31,9 +31,12 @@ def _approved(request, role=None) -> Promoter:
 @login_required
 def home(request):
     promoter = selectors.promoter_of(request.user)
+    agency = selectors.agency_of(request.user)
     if promoter is None:
+        if agency is not None:
+            return redirect("affiliates:agency-ledger")
         return redirect("affiliates:apply")
-    context = {"promoter": promoter}
+    context = {"promoter": promoter, "agency": agency}
     if promoter.status == Promoter.Status.APPROVED:
         context["balance"] = selectors.balance_of(promoter=promoter)
         context["join_form"] = (
@@ -47,6 +50,8 @@ def home(request):
             if promoter.is_creator
             else None
         )
+        if promoter.is_creator:
+            context["sharers"] = promoter.sharers.order_by("display_name", "pk")
     return render(request, "affiliates/home.html", context)
 
 
@@ -170,7 +175,13 @@ def links(request):
     promoter = _approved(request)
     showcase_items = selectors.showcase_products(creator=promoter) if promoter.is_creator else []
     form = LinkForm(request.POST or None, products=[item.product for item in showcase_items])
-    child_form = ChildLinkForm(request.POST or None) if not promoter.is_creator else None
+    child_form = (
+        ChildLinkForm(
+            request.POST or None, products=list(selectors.exclusive_products_for(promoter=promoter))
+        )
+        if not promoter.is_creator
+        else None
+    )
     status = 200
     if request.method == "POST":
         active_form = form if promoter.is_creator else child_form
@@ -178,8 +189,18 @@ def links(request):
             try:
                 if promoter.is_creator:
                     link = services.link_create(promoter=promoter, **form.cleaned_data)
+                elif child_form.cleaned_data.get("product_id") and not child_form.cleaned_data["parent_code"]:
+                    link = services.sharer_link_create(
+                        promoter=promoter,
+                        scene=child_form.cleaned_data["scene"],
+                        product_id=child_form.cleaned_data["product_id"],
+                    )
                 else:
-                    link = services.child_link_create(promoter=promoter, **child_form.cleaned_data)
+                    link = services.child_link_create(
+                        promoter=promoter,
+                        parent_code=child_form.cleaned_data["parent_code"],
+                        scene=child_form.cleaned_data["scene"],
+                    )
             except DomainError as error:
                 form_error_from(active_form, error)
                 status = 400
@@ -229,4 +250,50 @@ def ledger(request):
         request,
         "affiliates/ledger.html",
         {"promoter": promoter, "page": page, "balance": selectors.balance_of(promoter=promoter)},
+    )
+
+
+@login_required
+@require_POST
+def leave(request):
+    """A 推客 leaves the creator or agency they joined."""
+    promoter = _approved(request, Promoter.Role.SHARER)
+    try:
+        services.sharer_unbind(sharer_id=promoter.pk, actor=request.user)
+        messages.success(request, _("You left the team."))
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("affiliates:home")
+
+
+@login_required
+@require_POST
+def sharer_remove(request, sharer_id: int):
+    """A creator, or an agency's owner, removes a 推客 from their team (others: 404)."""
+    try:
+        services.sharer_unbind(sharer_id=sharer_id, actor=request.user)
+    except DomainError:
+        raise Http404 from None
+    messages.success(request, _("The 推客 left your team."))
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "affiliates:home")
+
+
+@login_required
+def agency_ledger(request):
+    """The agency's own earnings (its service fees): balance and ledger, for the agency's owner."""
+    agency = selectors.agency_of(request.user)
+    if agency is None:
+        raise Http404
+    page = Paginator(selectors.agency_ledger(agency=agency), 30).get_page(request.GET.get("page"))
+    sharers = Promoter.objects.filter(bound_agency=agency).order_by("display_name", "pk")
+    return render(
+        request,
+        "affiliates/agency_ledger.html",
+        {
+            "agency": agency,
+            "page": page,
+            "balance": selectors.balance_of(agency=agency),
+            "sharers": sharers,
+        },
     )

@@ -1,9 +1,10 @@
 """/healthz: 200 when the database and Redis answer, 503 naming what failed.
 
-Either way it also says how this process has been getting on: cache calls that failed and were
-served as misses, outbox relays the broker refused (both since the process started, see
-config/logging.py), and outbox messages waiting past their due time (work a worker or the broker
-owes: see outbox/services.py)."""
+Either way it also says how the shop has been getting on: cache calls that failed and were served as
+misses, and outbox relays the broker refused, counted over every web and worker process
+(`counted_in: "all processes"`; while Redis is away, the answering process's own counts, `"this
+process"`: see config/logging.py), and outbox messages waiting past their due time (work a worker or
+the broker owes: see outbox/services.py)."""
 
 import logging
 
@@ -13,7 +14,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from config.logging import failure_counts
+from config.logging import shared_failure_counts
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +52,11 @@ def _outbox_overdue() -> int | None:
 
 
 def _degradation() -> dict:
-    counts = failure_counts()
+    counts, counted_in = shared_failure_counts()
     return {
         "cache_errors": counts.get("weshop.cache", 0),
         "outbox_relay_errors": counts.get("weshop.outbox.relay", 0),
+        "counted_in": counted_in,
         "outbox_overdue": _outbox_overdue(),
     }
 

@@ -223,3 +223,17 @@ def outbox_purge_done(*, now: datetime | None = None) -> int:
     cutoff = now - timedelta(days=getattr(settings, "OUTBOX_KEEP_DONE_DAYS", 7))
     deleted, _ = Message.objects.filter(done_at__lt=cutoff).delete()
     return deleted
+
+
+def outbox_retry(*, message_ids: Iterable[int], now: datetime | None = None) -> int:
+    """An operator's "retry now": the given messages that are not done become due at once and are
+    relayed in one publish (if the broker is away, the sweep relays them, as for any due message).
+    Done messages are left alone: what ran is never run again. Returns how many were made due."""
+    now = now or timezone.now()
+    ids = list(
+        Message.objects.filter(pk__in=list(message_ids), done_at__isnull=True).values_list("pk", flat=True)
+    )
+    if ids:
+        Message.objects.filter(pk__in=ids, done_at__isnull=True).update(due_at=now)
+        transaction.on_commit(functools.partial(outbox_publish, ids))
+    return len(ids)

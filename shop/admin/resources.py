@@ -114,18 +114,22 @@ class OrderResource(ScopedResourceMixin, resources.ModelResource):
 
 
 class ProductSheetForm(forms.Form):
-    """One product row, checked like the product form: a title within the model's length, a category
-    that exists, and for a new product the price (yuan, as in the SKU grid) and stock of its one SKU."""
+    """One product row (one SKU of it), checked like the product form and the SKU grid: a title within
+    the model's length, a category that exists, specs as 名:值 pairs, and for a new product the SKU's
+    price and original price (yuan), stock and code."""
 
     title = forms.CharField(max_length=Product._meta.get_field("title").max_length)
     category = forms.CharField()
     stock = forms.IntegerField(min_value=0, required=False)
+    code = forms.CharField(required=False, max_length=SKU._meta.get_field("code").max_length)
+    spec = forms.CharField(required=False)
 
     def __init__(self, *args, **kwargs):
         from shop.admin.catalog import YuanField
 
         super().__init__(*args, **kwargs)
         self.fields["price"] = YuanField(label=_("price (yuan)"), required=False)
+        self.fields["original_price"] = YuanField(label=_("original price (yuan)"), required=False)
 
     def clean_category(self):
         from django.db.models import Q
@@ -138,11 +142,51 @@ class ProductSheetForm(forms.Form):
             raise ValidationError(_("No category %(name)s.") % {"name": name})
         return category
 
+    def clean_spec(self) -> tuple[tuple[str, str], ...]:
+        """ "颜色:红色; 尺码:M" -> (("颜色", "红色"), ("尺码", "M")); full-width colons and semicolons,
+        "/" and new lines also separate."""
+        text = self.cleaned_data["spec"].strip()
+        if not text:
+            return ()
+        for separator in ("；", "\n", "/"):
+            text = text.replace(separator, ";")
+        pairs = []
+        for part in text.split(";"):
+            part = part.strip()
+            if not part:
+                continue
+            name, colon, value = part.replace("：", ":").partition(":")
+            if not colon or not name.strip() or not value.strip():
+                raise ValidationError(
+                    _("Write specs as name:value pairs, e.g. 颜色:红色; 尺码:M (“%(part)s”).")
+                    % {"part": part}
+                )
+            pairs.append((name.strip(), value.strip()))
+        names = [name for name, _value in pairs]
+        if len(set(names)) != len(names):
+            raise ValidationError(_("A spec name appears twice in this row."))
+        return tuple(pairs)
+
+    def clean(self):
+        cleaned = super().clean()
+        price, original = cleaned.get("price"), cleaned.get("original_price")
+        if price is not None and original is not None and original < price:
+            self.add_error("original_price", _("The original price cannot be below the price."))
+        return cleaned
+
 
 class ProductResource(ScopedResourceMixin, resources.ModelResource):
-    """Export of products; import creates new draft products (rows without an ID: title, category,
-    shop, price and stock of their one SKU) and renames or re-files existing ones (rows with an ID:
-    title and category; their SKUs are edited in the SKU sheet). The product services write both."""
+    """Export of products, and import of a merchant's product sheet.
+
+    Rows with an ID rename or re-file existing products (title and category; their SKUs are edited
+    in the SKU sheet). Rows without an ID are new products, one row per SKU: rows with the same title
+    (and shop) are one product, its specs given per row as 名:值 pairs (颜色:红色; 尺码:M), with
+    the SKU's price and original price in yuan, stock and code. Every row is checked on its own and
+    against the other rows of its product (the same spec names, no combination twice, one row for a
+    product without specs) and each row shows its own errors; nothing is written unless every row is
+    good. A new product is written by the catalog services (`product_create`, `product_specs_set`,
+    `sku_update`) as a draft; combinations the sheet does not list are made and left off sale.
+    """
 
     id = fields.Field(attribute="id", column_name="ID")
     title = fields.Field(attribute="title", column_name=gettext_lazy("title"))
@@ -152,10 +196,25 @@ class ProductResource(ScopedResourceMixin, resources.ModelResource):
     price = fields.Field(column_name=gettext_lazy("price (yuan)"))
     stock = fields.Field(column_name=gettext_lazy("stock"))
     sales = fields.Field(attribute="sales_count", column_name=gettext_lazy("sales"), readonly=True)
+    spec = fields.Field(column_name=gettext_lazy("spec (name:value; …)"))
+    original_price = fields.Field(column_name=gettext_lazy("original price (yuan)"))
+    code = fields.Field(column_name=gettext_lazy("code"))
 
     class Meta:
         model = Product
-        fields = export_order = ("id", "title", "shop", "category", "status", "price", "stock", "sales")
+        fields = export_order = (
+            "id",
+            "title",
+            "shop",
+            "category",
+            "status",
+            "price",
+            "stock",
+            "sales",
+            "spec",
+            "original_price",
+            "code",
+        )
         import_id_fields = ("id",)
         use_transactions = True
         use_bulk = False
@@ -174,6 +233,17 @@ class ProductResource(ScopedResourceMixin, resources.ModelResource):
 
     def dehydrate_stock(self, product):
         return getattr(product, "sheet_stock", None) or 0
+
+    # A product row carries no SKU's spec, original price or code (the SKU sheet has them); the
+    # columns are there to be filled in for new products.
+    def dehydrate_spec(self, product):
+        return ""
+
+    def dehydrate_original_price(self, product):
+        return ""
+
+    def dehydrate_code(self, product):
+        return ""
 
     # --- import ---
 
@@ -196,58 +266,156 @@ class ProductResource(ScopedResourceMixin, resources.ModelResource):
             raise ValidationError(_("Product %(id)s not found.") % {"id": raw})
         return instance
 
-    def import_instance(self, instance, row, **kwargs):
-        from shop.models import Shop
-
+    def _check_row(self, row) -> tuple[dict | None, dict]:
+        """(cleaned values or None, {field: [messages]}) for one row on its own."""
         form = ProductSheetForm(
-            data={
-                "title": self._cell(row, "title"),
-                "category": self._cell(row, "category"),
-                "price": self._cell(row, "price"),
-                "stock": self._cell(row, "stock"),
-            }
+            data={name: self._cell(row, name) for name in ("title", "category", "price", "stock")}
+            | {name: self._cell(row, name) for name in ("spec", "original_price", "code")}
         )
         if not form.is_valid():
-            raise ValidationError(
-                {field: [str(message) for message in messages] for field, messages in form.errors.items()}
-            )
-        values = dict(form.cleaned_data)
-        if instance.pk is None:
-            shops = Shop.objects.all() if self.shop_ids is None else Shop.objects.filter(pk__in=self.shop_ids)
+            return None, {field: [str(m) for m in messages] for field, messages in form.errors.items()}
+        return dict(form.cleaned_data), {}
+
+    def before_import(self, dataset, **kwargs):
+        """Read every row first: which new product each row belongs to, and what is wrong with it on
+        its own or against the other rows of its product (kept per row number, shown on that row)."""
+        from shop.models import Shop
+
+        super().before_import(dataset, **kwargs)
+        self.user = kwargs.get("user")
+        self.row_plans: dict[int, dict] = {}
+        self.new_products: dict[tuple, dict] = {}
+        shops = Shop.objects.all() if self.shop_ids is None else Shop.objects.filter(pk__in=self.shop_ids)
+        for number, data in enumerate(dataset, 1):
+            row = dict(zip(dataset.headers, data, strict=False))
+            if self._cell(row, "id"):
+                continue  # an existing product: checked when its row is imported
+            values, errors = self._check_row(row)
+            plan = {"values": values, "errors": errors, "key": None}
+            self.row_plans[number] = plan
+            if values is None:
+                continue
             name = self._cell(row, "shop")
             matches = list(shops.filter(name=name)[:2]) if name else list(shops[:2])
             if len(matches) != 1:
-                raise ValidationError({"shop": _("Name one of your shops.")})
-            values["shop"] = matches[0]
+                errors["shop"] = [_("Name one of your shops.")]
+                continue
             if values["price"] is None:
-                raise ValidationError({"price": _("Enter the price of the new product.")})
-            values["stock"] = values["stock"] or 0
-        instance.sheet_values = values
-        instance.title = values["title"]
-        instance.category = values["category"]
+                errors["price"] = [_("Enter the price of the new product.")]
+            elif not staff_can(
+                user=self.user, shop_id=matches[0].pk, permission=StaffPermission.CHANGE_PRICES
+            ):
+                errors["price"] = [_("Only the shop owner, or staff the owner allowed, may change prices.")]
+            key = (matches[0].pk, values["title"])
+            plan["key"] = key
+            product = self.new_products.setdefault(
+                key, {"shop": matches[0], "first": number, "rows": [], "combos": {}}
+            )
+            self._check_against_product(number, values, errors, product)
+            product["rows"].append(number)
+
+    def _check_against_product(self, number: int, values: dict, errors: dict, product: dict) -> None:
+        first = product["first"]
+        combination = tuple(value for _name, value in values["spec"])
+        if first == number:
+            product["category"] = values["category"]
+            product["names"] = [name for name, _value in values["spec"]]
+            product["combos"][combination] = number
+            return
+        where = {"row": first}
+        if values["category"] != product["category"]:
+            errors.setdefault("category", []).append(
+                _("Rows of one product need the same category as its row %(row)d.") % where
+            )
+        names = [name for name, _value in values["spec"]]
+        if not product["names"] or not names:
+            errors.setdefault("spec", []).append(
+                _("Row %(row)d has the same title: a product of several rows names its specs in each.")
+                % where
+            )
+        elif names != product["names"]:
+            errors.setdefault("spec", []).append(
+                _("Name the same specs in the same order as row %(row)d (%(names)s).")
+                % {**where, "names": ", ".join(product["names"])}
+            )
+        if combination in product["combos"]:
+            errors.setdefault("spec", []).append(
+                _("Row %(row)d already has this combination.") % {"row": product["combos"][combination]}
+            )
+        product["combos"].setdefault(combination, number)
+
+    def import_instance(self, instance, row, **kwargs):
+        if instance.pk is not None:  # an existing product: title and category only
+            values, errors = self._check_row(row)
+            if errors:
+                raise ValidationError(errors)
+            instance.sheet_values = values
+            instance.title, instance.category = values["title"], values["category"]
+            return
+        plan = self.row_plans[kwargs["row_number"]]
+        if plan["errors"]:
+            raise ValidationError(plan["errors"])
+        product = self.new_products[plan["key"]]
+        broken = [n for n in product["rows"] if self.row_plans[n]["errors"]]
+        if broken:  # the product is written from all its rows, so none of them can be
+            raise ValidationError(
+                _("Another row of this product has errors (row %(rows)s).")
+                % {"rows": ", ".join(map(str, broken))}
+            )
+        instance.sheet_values = plan["values"]
+        instance.sheet_product = product
+        instance.title, instance.category = plan["values"]["title"], plan["values"]["category"]
+
+    def _create_product(self, product: dict) -> None:
+        """The product of these rows, its specs (values in the order the rows give them) and every
+        combination's SKU, those the sheet does not list left at ¥0 and off sale."""
+        from shop.services.catalog import SpecInput, product_create, product_specs_set
+
+        first = self.row_plans[product["first"]]["values"]
+        created = product_create(shop=product["shop"], category=first["category"], title=first["title"])
+        specs = [
+            SpecInput(
+                name=name,
+                values=tuple(
+                    dict.fromkeys(self.row_plans[n]["values"]["spec"][index][1] for n in product["rows"])
+                ),
+            )
+            for index, name in enumerate(product["names"])
+        ]
+        grid = product_specs_set(product=created, specs=specs, price_new_skus=False)
+        listed = {
+            tuple(value for _name, value in self.row_plans[n]["values"]["spec"]) for n in product["rows"]
+        }
+        by_combination = {}
+        for sku in grid:
+            combination = tuple(part for part in sku.spec_label.split(" / ")) if sku.spec_label else ()
+            by_combination[combination] = sku
+            if combination not in listed:
+                sku_update(sku=sku, is_active=False)
+        product["product"], product["skus"] = created, by_combination
 
     def save_instance(self, instance, is_create, row, **kwargs):
-        from shop.services.catalog import product_create, product_update
+        from shop.services.catalog import product_update
 
         values = instance.sheet_values
         try:
             with transaction.atomic():
-                if instance.pk is None:
-                    product = product_create(
-                        shop=values["shop"], category=values["category"], title=values["title"]
-                    )
-                    sku = product.skus.get()
-                    sku_update(
-                        sku=sku,
-                        price_fen=values["price"],
-                        original_price_fen=None,
-                        stock=values["stock"],
-                        code=sku.code,
-                        is_active=True,
-                    )
-                    instance.pk = instance.id = product.pk
-                else:
+                if not is_create:
                     product_update(product=instance, category=values["category"], title=values["title"])
+                    return
+                product = instance.sheet_product
+                if "product" not in product:
+                    self._create_product(product)
+                combination = tuple(value for _name, value in values["spec"])
+                sku_update(
+                    sku=product["skus"][combination],
+                    price_fen=values["price"],
+                    original_price_fen=values["original_price"],
+                    stock=values["stock"] or 0,
+                    code=values["code"],
+                    is_active=True,
+                )
+                instance.pk = instance.id = product["product"].pk
         except DomainError as error:
             raise ValidationError({error.field or "__all__": error.message}) from error
 

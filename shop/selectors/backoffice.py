@@ -105,7 +105,7 @@ def backoffice_today(*, shop_ids: list[int] | None, now: datetime | None = None)
             paid_at__gte=start, paid_at__lt=start + timedelta(days=1), status__in=SALES_STATUSES
         ),
         shop_ids,
-    ).aggregate(orders=Count("id"), total=Coalesce(Sum("total_fen"), 0))
+    ).aggregate(orders=Count("*"), total=Coalesce(Sum("total_fen"), 0))
     return Today(
         counts=counts,
         orders_to_ship=to_ship,

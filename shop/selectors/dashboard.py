@@ -48,7 +48,8 @@ def shop_sales_by_day(*, shop: Shop, days: int = 14, today: date | None = None) 
     """Paid (and later) orders per local day over the last `days` days, oldest first, zero-filled.
 
     A day is the local day the order was paid. The range is on `paid_at` itself, so the shop's
-    (shop, paid_at) index finds the rows whatever the number of older orders.
+    (shop, paid_at) index finds the rows whatever the number of older orders, and it carries status and
+    total (COUNT(*), not COUNT(id)), so the rows are read from the index alone.
     """
     tz = timezone.get_current_timezone()
     today = today or timezone.localdate()
@@ -59,7 +60,7 @@ def shop_sales_by_day(*, shop: Shop, days: int = 14, today: date | None = None) 
         Order.objects.filter(shop=shop, paid_at__gte=start, paid_at__lt=end, status__in=SALES_STATUSES)
         .annotate(day=TruncDate("paid_at", tzinfo=tz))
         .values("day")
-        .annotate(orders=Count("id"), total=Sum("total_fen"))
+        .annotate(orders=Count("*"), total=Sum("total_fen"))
     )
     by_day = {row["day"]: row for row in rows}
     figures = []

@@ -43,6 +43,24 @@ def test_orders_promoter_and_scene_in_the_ledger_list(client, sold, shop):
     assert "橱窗达人" in html and "朋友圈" in html and "¥10.00" in html
 
 
+def test_order_page_shows_its_promoter_scene_and_commission(
+    client, sold, shop, django_assert_max_num_queries
+):
+    _sku, order, _creator = sold
+    client.force_login(shop.owner)
+    url = reverse("admin:shop_order_change", args=[order.pk])
+    # Pinned (the shop's page and permission checks, plus five for the two inlines: the snapshots,
+    # the promoters' names, the links' codes, the lines, the ledger rows with their payees).
+    with django_assert_max_num_queries(37):
+        html = client.get(url).content.decode()
+    assert "橱窗达人" in html and "朋友圈" in html and "20%" in html and "¥10.00" in html
+    assert order.lines.get().attribution["link"] and _creator.links.get().code in html
+    # Another merchant sees neither page.
+    other = UserFactory(is_staff=True)
+    client.force_login(other)
+    assert client.get(url).status_code in (302, 403, 404)
+
+
 def test_product_page_has_the_plan_and_bulk_action_sets_rates(client, sold, shop, other_shop):
     sku, _order, _creator = sold
     client.force_login(shop.owner)
@@ -83,6 +101,8 @@ def test_operator_approves_and_freezes(client, operator):
     assert Promoter.objects.get(pk=applicant.pk).status == "approved"
     client.post(url, {"action": "freeze", "_selected_action": [applicant.pk]})
     assert Promoter.objects.get(pk=applicant.pk).status == "frozen"
+    client.post(url, {"action": "unfreeze_keep_cancelled", "_selected_action": [applicant.pk]})
+    assert Promoter.objects.get(pk=applicant.pk).status == "approved"
 
 
 def test_merchants_cannot_review_promoters(client, shop):

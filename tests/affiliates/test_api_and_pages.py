@@ -99,6 +99,12 @@ def test_apply_review_and_bad_input():
     )
     assert response.status_code == 200 and response.json()["status"] == "approved"
     assert operator.post(f"/api/v1/operator/promoters/{promoter_id}/freeze/").json()["status"] == "frozen"
+    unfreeze = f"/api/v1/operator/promoters/{promoter_id}/unfreeze/"
+    assert client.post(unfreeze, {}, content_type="application/json").status_code == 403
+    bad = operator.post(unfreeze, {"restore_commission": "perhaps"}, content_type="application/json")
+    assert bad.status_code == 400 and "restore_commission" in bad.json()
+    response = operator.post(unfreeze, {"restore_commission": False}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["status"] == "approved"
 
 
 def test_merchant_plans_only_on_own_products(world, merchant, other_shop):

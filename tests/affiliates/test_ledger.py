@@ -135,6 +135,70 @@ def test_freeze_cancels_pending_on_unfinished_orders_only(operator):
 
 
 @pytest.mark.django_db
+def test_unfreeze_restores_what_the_freeze_cancelled_on_live_orders(operator):
+    """Frozen while three orders were unfinished: one completes while frozen, one is refunded in
+    full while frozen (so closed), one is still open. Unfreezing puts back the commission of the
+    completed and the open one (the completed one settles at its completion time); the closed
+    order's stays cancelled. Orders placed while frozen were never attributed and stay so."""
+    from affiliates.models import Click
+    from tests.affiliates.test_refunds import refund
+
+    sku = make_sku(price_fen=10000)
+    offer(sku, 1000)
+    creator = make_promoter()
+    client = Client()
+    click(client, creator_link(creator, sku))
+    completes = pay_order(buy(client, make_buyer(), sku))
+    refunded = pay_order(buy(client, make_buyer(), sku))
+    still_open = pay_order(buy(client, make_buyer(), sku))
+    ledger_sync()
+    services.promoter_freeze(promoter_id=creator.pk, operator=operator)
+    assert set(CommissionEntry.objects.values_list("status", "cancel_reason")) == {("cancelled", "freeze")}
+    completes = complete(completes)
+    refund(refunded, quantity=1)
+    placed_while_frozen = buy(client, make_buyer(), sku)
+    assert placed_while_frozen.lines.get().attribution is None
+    ledger_sync()
+    assert balance_of(promoter=creator) == {"settled_fen": 0, "pending_fen": 0}
+
+    services.promoter_unfreeze(promoter_id=creator.pk, operator=operator)
+    rows = {e.order_id: e for e in CommissionEntry.objects.filter(kind="commission")}
+    assert (rows[completes.pk].status, rows[completes.pk].settled_at) == ("settled", completes.completed_at)
+    assert (rows[still_open.pk].status, rows[still_open.pk].cancel_reason) == ("pending", "")
+    refunded.refresh_from_db()
+    assert refunded.status == "closed"  # refunded in full: closed, so its commission stays cancelled
+    assert (rows[refunded.pk].status, rows[refunded.pk].cancel_reason) == ("cancelled", "freeze")
+    assert balance_of(promoter=creator) == {"settled_fen": 1000, "pending_fen": 1000}
+    assert placed_while_frozen.pk not in rows
+    before = ledger_rows()
+    services.promoter_unfreeze(promoter_id=creator.pk, operator=operator)  # again: nothing changes
+    assert ledger_sync() == {"accrued": 0, "adjusted": 0, "cancelled": 0, "settled": 0}
+    assert ledger_rows() == before
+    assert Click.objects.exists()
+
+
+@pytest.mark.django_db
+def test_unfreeze_without_restoring_keeps_the_freeze_cancellations(operator):
+    sku = make_sku(price_fen=10000)
+    offer(sku, 1000)
+    creator = make_promoter()
+    client = Client()
+    click(client, creator_link(creator, sku))
+    order = pay_order(buy(client, make_buyer(), sku))
+    ledger_sync()
+    services.promoter_freeze(promoter_id=creator.pk, operator=operator)
+    services.promoter_unfreeze(promoter_id=creator.pk, operator=operator, restore_commission=False)
+    creator.refresh_from_db()
+    assert creator.status == "approved"
+    assert CommissionEntry.objects.get(order=order).status == "cancelled"
+    # ...and the promoter earns again from new orders.
+    click(client, creator.links.get())
+    new_order = complete(pay_order(buy(client, make_buyer(), sku)))
+    ledger_sync()
+    assert CommissionEntry.objects.get(order=new_order).status == "settled"
+
+
+@pytest.mark.django_db
 def test_agency_and_sharer_chain():
     agency = services.agency_create(name="机构A", service_fee_bp=1000)
     creator = make_promoter(agency=agency)

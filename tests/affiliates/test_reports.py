@@ -28,7 +28,9 @@ def sales(operator):
     clawed = earn(other, commission_fen=500)
     refund = order_refund(order_id=clawed.pk, actor=None, reason="退货", full=True)
     refund_settle(
-        out_refund_no=refund.out_refund_no, refund_id=f"50{uuid.uuid4().int % 10**20:020d}", amount_fen=refund.amount_fen
+        out_refund_no=refund.out_refund_no,
+        refund_id=f"50{uuid.uuid4().int % 10**20:020d}",
+        amount_fen=refund.amount_fen,
     )
     ledger_sync()
     return {"star": star, "other": other, "settled": settled, "clawed": clawed}

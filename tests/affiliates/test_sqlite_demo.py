@@ -15,7 +15,8 @@ SCRIPT = textwrap.dedent(
     call_command("migrate", verbosity=0)
     from accounts.models import Address, User
     from affiliates import services
-    from affiliates.clicks import clicks_insert
+    from django.test import RequestFactory
+    from affiliates.clicks import click_view, clicks_flush, clicks_insert, clicks_waiting
     from affiliates.ledger import ledger_sync
     from affiliates.models import Click, CommissionEntry
     from shop.models import SKU, Category, Order, Product, Shop, ShopMembership
@@ -45,6 +46,9 @@ SCRIPT = textwrap.dedent(
     now = timezone.now()
     clicks_insert([[click_id, link.pk, now.timestamp(), "v1", ""]])
     clicks_insert([[click_id, link.pk, now.timestamp(), "v1", ""]])
+    opened = click_view(RequestFactory().get(f"/t/{link.code}"), link.code)
+    waiting = clicks_waiting()
+    moved = clicks_flush()
     context = {"affiliate_clicks": [[link.pk, now.timestamp(), click_id]]}
     [order] = checkout_place(
         buyer=buyer, address_id=address.pk, items=[(sku.pk, 2)], checkout_context=context
@@ -52,6 +56,7 @@ SCRIPT = textwrap.dedent(
     Order.objects.filter(pk=order.pk).update(status="completed", paid_at=now, completed_at=now)
     first, second = ledger_sync(), ledger_sync()
     entry = CommissionEntry.objects.get()
+    print(opened.status_code, waiting, moved, clicks_waiting())
     print(Click.objects.count(), order.lines.get().attribution["creator"] == creator.pk,
           first["accrued"], first["settled"], sum(second.values()), entry.status, entry.amount_fen)
     """
@@ -62,4 +67,4 @@ def test_attribution_and_ledger_on_sqlite(tmp_path):
     env = clean_env(DATABASE_URL=None, REDIS_URL=None, DEBUG="1", VAR_DIR=str(tmp_path))
     result = run_python(SCRIPT, env=env, timeout=180)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-7:] == ["1", "True", "1", "1", "0", "settled", "198"]
+    assert result.stdout.split()[-11:] == ["302", "1", "1", "0", "2", "True", "1", "1", "0", "settled", "198"]

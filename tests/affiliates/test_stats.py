@@ -33,7 +33,6 @@ from tests.affiliates.helpers import (
 pytestmark = pytest.mark.django_db
 
 
-
 def _refund_one(order: Order) -> None:
     line = order.lines.get()
     if line.quantity - line.refunded_quantity < 1:

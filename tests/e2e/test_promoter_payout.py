@@ -33,7 +33,8 @@ def transfers_reach_live_server(settings, live_server, sandbox_reaches_live_serv
 def _chart_sum(page, dataset: int) -> float:
     page.wait_for_selector("#stats-chart[data-ready='1']")
     return page.evaluate(
-        f"document.getElementById('stats-chart').chart.data.datasets[{dataset}].data.reduce((a, b) => a + b, 0)"
+        "document.getElementById('stats-chart').chart"
+        f".data.datasets[{dataset}].data.reduce((a, b) => a + b, 0)"
     )
 
 
@@ -66,10 +67,14 @@ def test_creator_withdraws_operator_approves_sandbox_pays(
     screenshot(page, "requested")
 
     # The operator approves it in the admin's withdrawal queue.
-    desk = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", base_url=live_server.url)
+    desk = browser.new_context(
+        viewport={"width": 1280, "height": 800}, locale="zh-CN", base_url=live_server.url
+    )
     admin = desk.new_page()
     admin.set_default_timeout(10_000)
-    sign_in(admin, phone=operator.phone, password=password, path="/admin/login/?next=/admin/payouts/withdrawal/")
+    sign_in(
+        admin, phone=operator.phone, password=password, path="/admin/login/?next=/admin/payouts/withdrawal/"
+    )
     admin.goto("/admin/payouts/withdrawal/")
     withdrawal = Withdrawal.objects.get(promoter=creator)
     admin.locator(f"input.action-select[value='{withdrawal.pk}']").check()

@@ -175,9 +175,9 @@ def test_product_sheet_creates_draft_products_and_renames_existing_ones(client, 
     headers = dataset.headers
     rows = [list(row) for row in dataset]
     rows[0][headers.index("标题")] = "新名字"
-    new_row = ["", "芒果千层", shop.name, "蛋糕", "", "88.00", 12, ""]
-    bad_row = ["", "", shop.name, "没有这个分类", "", "abc", -1, ""]
-    foreign_row = [foreign.pk, "改别家的", shop.name, "蛋糕", "", "", "", ""]
+    new_row = ["", "芒果千层", shop.name, "蛋糕", "", "88.00", 12, "", "", "", ""]
+    bad_row = ["", "", shop.name, "没有这个分类", "", "abc", -1, "", "", "", ""]
+    foreign_row = [foreign.pk, "改别家的", shop.name, "蛋糕", "", "", "", "", "", "", ""]
     products = "/admin/shop/product/import/"
     html = _import(
         client, tablib.Dataset(*rows, new_row, bad_row, foreign_row, headers=headers), url=products
@@ -217,3 +217,89 @@ def test_staff_without_the_price_right_cannot_change_prices_by_sheet(client, sho
     assert _confirm(client, _import(client, tablib.Dataset(row, headers=headers))).status_code == 302
     sku.refresh_from_db()
     assert (sku.price_fen, sku.stock) == (1000, 8)
+
+
+def _product_sheet(client, *rows: dict) -> tuple[tablib.Dataset, str]:
+    """A product sheet with the exported columns, one row per dict (column title -> value)."""
+    headers = _export(client, "/admin/shop/product/export/", "xlsx").headers
+    dataset = tablib.Dataset(*[[row.get(h, "") for h in headers] for row in rows], headers=headers)
+    return dataset, _import(client, dataset, url="/admin/shop/product/import/")
+
+
+def _sku_row(title, spec, price, stock, code="", shop_name="", original=""):
+    return {
+        "标题": title,
+        "店铺": shop_name,
+        "分类": "连衣裙",
+        "规格（名:值; …）": spec,
+        "价格（元）": price,
+        "原价（元）": original,
+        "库存": stock,
+        "编码": code,
+    }
+
+
+def test_product_sheet_imports_several_skus_per_product_with_specs(client, shop):
+    """A merchant's sheet: one row per SKU, rows of one title are one product with 颜色 × 尺码
+    specs, prices in yuan, stock and codes; a combination the sheet leaves out is made off sale."""
+    from shop.models import Product
+    from tests.shop.factories import CategoryFactory
+
+    CategoryFactory(name="连衣裙")
+    client.force_login(shop.owner)
+    rows = [
+        _sku_row("碎花连衣裙", "颜色:红色; 尺码:M", "129.00", 10, "RED-M", original="199"),
+        _sku_row("碎花连衣裙", "颜色：红色；尺码：L", 129, 5, "RED-L"),
+        _sku_row("碎花连衣裙", "颜色:蓝色; 尺码:M", "139.5", 0, "BLUE-M"),
+        _sku_row("纯棉T恤", "", "59.90", 30, "TEE"),
+    ]
+    _dataset, html = _product_sheet(client, *rows)
+    assert "process_import" in html and Product.objects.filter(shop=shop).count() == 0  # a preview only
+    assert _confirm(client, html).status_code == 302
+
+    dress = Product.objects.get(title="碎花连衣裙")
+    assert dress.shop == shop and dress.status == Product.Status.DRAFT
+    assert [d.name for d in dress.spec_dimensions.order_by("position")] == ["颜色", "尺码"]
+    skus = {sku.spec_label: sku for sku in dress.skus.all()}
+    assert set(skus) == {"红色 / M", "红色 / L", "蓝色 / M", "蓝色 / L"}
+    got = {
+        label: (sku.price_fen, sku.original_price_fen, sku.stock, sku.code, sku.is_active)
+        for label, sku in skus.items()
+    }
+    assert got["红色 / M"] == (12900, 19900, 10, "RED-M", True)
+    assert got["红色 / L"] == (12900, None, 5, "RED-L", True)
+    assert got["蓝色 / M"] == (13950, None, 0, "BLUE-M", True)
+    assert got["蓝色 / L"][4] is False and got["蓝色 / L"][2] == 0  # not in the sheet: off sale
+    tee = Product.objects.get(title="纯棉T恤").skus.get()
+    assert (tee.spec_label, tee.price_fen, tee.stock, tee.code) == ("", 5990, 30, "TEE")
+
+
+def test_product_sheet_shows_each_rows_errors_and_imports_nothing(client, shop, other_shop):
+    from shop.models import SKU, Product
+    from tests.shop.factories import CategoryFactory
+
+    CategoryFactory(name="连衣裙")
+    client.force_login(shop.owner)
+    skus_before = SKU.objects.count()
+    rows = [
+        _sku_row("碎花连衣裙", "颜色:红色; 尺码:M", "129.00", 10),  # good on its own
+        _sku_row("碎花连衣裙", "颜色:红色; 尺码:M", "129.00", 3),  # the same combination again
+        _sku_row("碎花连衣裙", "尺码:L; 颜色:蓝色", "129.00", 3),  # specs in another order
+        _sku_row("碎花连衣裙", "颜色=蓝色", "129.00", 3),  # not name:value
+        _sku_row("纯棉T恤", "", "12.345", -2),  # three decimals, negative stock
+        _sku_row("纯棉T恤", "", "", 1, shop_name=other_shop.name),  # not one of my shops
+        _sku_row("卫衣", "", "", 1),  # no price for a new product
+    ]
+    _dataset, html = _product_sheet(client, *rows)
+    assert "process_import" not in html
+    for message in [
+        "第 1 行已有这个组合",
+        "请按第 1 行的顺序填写相同的规格名",
+        "规格请写成 名:值",
+        "最多两位小数",
+        "请填写你的一个店铺名称",
+        "请填写新商品的价格",
+    ]:
+        assert message in html, message
+    assert other_shop.name not in html.replace(f"{other_shop.name}</td>", "")  # only echoed in its own cell
+    assert Product.objects.filter(shop=shop).count() == 0 and SKU.objects.count() == skus_before

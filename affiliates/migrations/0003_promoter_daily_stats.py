@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('affiliates', '0001_initial'),
+        ('affiliates', '0002_click_inbox_and_cancel_reason'),
     ]
 
     operations = [

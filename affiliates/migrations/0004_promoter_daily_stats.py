@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('affiliates', '0002_click_inbox_and_cancel_reason'),
+        ('affiliates', '0003_cancel_reason_db_default'),
     ]
 
     operations = [

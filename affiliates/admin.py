@@ -5,6 +5,7 @@ sales by promoter, product or scene. Merchant staff see only their own shops' ro
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import render
 from django.template.response import TemplateResponse
@@ -13,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from affiliates import selectors, services
 from affiliates.models import (
+    MAX_PLAN_RATE_BP,
     Agency,
     CommissionEntry,
     CommissionPlan,
@@ -31,6 +33,7 @@ from shop.admin.scoping import (
     request_is_merchant_staff,
 )
 from shop.models import Order, OrderLine, Product
+from shop.services.staff_permissions import StaffPermission, staff_can
 from shop.templatetags.money import format_fen
 
 register_shop_path(CommissionPlan, "product__shop")
@@ -285,9 +288,141 @@ class OptionalInlineFormSet(BaseInlineFormSet):
         return [] if self.absent else super().save(commit)
 
 
+class CommissionPlanForm(forms.ModelForm):
+    """The plan's own rules as form errors (the database constraints would otherwise answer 500)."""
+
+    class Meta:
+        model = CommissionPlan
+        fields = ("kind", "rate_bp", "exclusive_promoter", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        rate = data.get("rate_bp")
+        if rate is not None and rate > MAX_PLAN_RATE_BP:
+            self.add_error("rate_bp", _("Choose between 0% and 90%."))
+        if data.get("kind") == CommissionPlan.Kind.EXCLUSIVE and not data.get("exclusive_promoter"):
+            self.add_error("exclusive_promoter", _("Name the promoter of an exclusive plan."))
+        if data.get("kind") == CommissionPlan.Kind.PUBLIC:
+            data["exclusive_promoter"] = None
+        return data
+
+
+class TargetedRateFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        plan = self.instance
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            if plan.kind != CommissionPlan.Kind.PUBLIC:
+                raise forms.ValidationError(_("Targeted rates belong to a public plan."))
+            rate = form.cleaned_data.get("rate_bp")
+            if rate is not None and (rate <= (plan.rate_bp or 0) or rate > MAX_PLAN_RATE_BP):
+                form.add_error("rate_bp", _("A targeted rate must be above the public rate."))
+
+
+class TargetedRateInline(admin.TabularInline):
+    """Higher rates for named promoters on a public plan (on the plan's own page)."""
+
+    model = TargetedRate
+    formset = TargetedRateFormSet
+    extra = 1
+    fields = ("promoter", "rate_bp")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "promoter":
+            kwargs["queryset"] = Promoter.objects.approved()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _plan_changeable(self, request, obj):
+        return obj is None or CommissionPlanAdmin.may_change(request, obj.product.shop_id)
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+
+@admin.register(CommissionPlan)
+class CommissionPlanAdmin(ShopScopedModelAdmin):
+    """Each product's plan, where merchants name promoters for targeted rates. Plans are made on the
+    product page or with the product list's bulk action."""
+
+    form = CommissionPlanForm
+    shop_path = "product__shop"
+    list_display = ("product", "kind", "rate_bp", "exclusive_promoter", "is_active", "updated_at")
+    list_filter = ("kind", "is_active")
+    list_select_related = ("product", "exclusive_promoter")
+    search_fields = ("product__title",)
+    fields = ("product", "kind", "rate_bp", "exclusive_promoter", "is_active")
+    readonly_fields = ("product",)
+    inlines = [TargetedRateInline]
+
+    @staticmethod
+    def may_change(request, shop_id: int) -> bool:
+        if request.user.is_superuser:
+            return True
+        cache = request.__dict__.setdefault("_commission_allowed", {})
+        if shop_id not in cache:
+            cache[shop_id] = staff_can(
+                user=request.user, shop_id=shop_id, permission=StaffPermission.MANAGE_COMMISSION
+            )
+        return cache[shop_id]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "exclusive_promoter":
+            kwargs["queryset"] = Promoter.objects.approved()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request_is_merchant_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or request_is_merchant_staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return request.user.is_superuser or request_is_merchant_staff(request)
+        return self.may_change(request, obj.product.shop_id)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    def save_model(self, request, obj, form, change):
+        """Through the service: its checks, its lock, its permission check (targeted rates follow
+        from the inline)."""
+        try:
+            services.plan_set(
+                product=obj.product,
+                kind=obj.kind,
+                rate_bp=obj.rate_bp,
+                exclusive_promoter=obj.exclusive_promoter,
+                is_active=obj.is_active,
+                actor=request.user,
+            )
+        except DomainError as error:
+            raise PermissionDenied(error.message) from None
+        obj.refresh_from_db()
+
+
 class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
     model = CommissionPlan
+    form = CommissionPlanForm
     formset = OptionalInlineFormSet
+    show_change_link = True
     shop_path = "product__shop"
     fields = ("kind", "rate_bp", "exclusive_promoter", "is_active")
     extra = 0
@@ -301,10 +436,27 @@ class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
             kwargs["queryset"] = Promoter.objects.approved()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def _may_change(self, request, obj) -> bool:
+        """Staff change the plan only where the owner allowed them to (shop.services.staff_permissions)."""
+        if request.user.is_superuser:
+            return True
+        if obj is None:  # a product being created: its plan is set once it exists
+            return False
+        cache = request.__dict__.setdefault("_commission_allowed", {})
+        if obj.shop_id not in cache:
+            cache[obj.shop_id] = staff_can(
+                user=request.user, shop_id=obj.shop_id, permission=StaffPermission.MANAGE_COMMISSION
+            )
+        return cache[obj.shop_id]
 
-class TargetedRateInline(admin.TabularInline):
-    model = TargetedRate
-    extra = 0
+    def has_add_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or super().has_change_permission(request, obj)
 
 
 class OrderCommissionInline(CommissionEntryReadOnly, admin.TabularInline):
@@ -345,7 +497,9 @@ def offer_commission(modeladmin, request, queryset):
     if "apply" in request.POST and form.is_valid():
         try:
             count = services.plans_set_many(
-                products=list(queryset), rate_bp=int(form.cleaned_data["rate_percent"] * 100)
+                products=list(queryset),
+                rate_bp=int(form.cleaned_data["rate_percent"] * 100),
+                actor=request.user,
             )
         except DomainError as error:
             modeladmin.message_user(request, error.message, messages.ERROR)

@@ -414,7 +414,12 @@ class CommissionEntry(models.Model):
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     # Why a row was cancelled: an unfreeze restores what a freeze cancelled (promoter_unfreeze).
     cancel_reason = models.CharField(
-        _("cancelled because"), max_length=10, choices=CancelReason.choices, blank=True, default=""
+        _("cancelled because"),
+        max_length=10,
+        choices=CancelReason.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
 
     class Meta:

@@ -30,6 +30,7 @@ from affiliates.models import (
     TrackedLink,
 )
 from shop.models import Product
+from shop.services.staff_permissions import StaffPermission, staff_require
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -272,11 +273,16 @@ def plan_set(
     exclusive_promoter: Promoter | None = None,
     is_active: bool = True,
     targeted: dict | None = None,
+    actor=None,
 ) -> CommissionPlan:
     """Offer commission on `product`: a public rate (0..90%) with optional targeted rates
     {promoter: rate_bp}, each above the public rate, or an exclusive rate for one promoter (which
     removes the targeted rates). Orders placed after the change use it; placed orders keep theirs.
-    Locks the plan row (by its product)."""
+    With `actor` (a person acting in the admin or the API), only the shop's owner, staff the owner
+    allowed to change commission plans, or an operator may (StaffPermissionDenied, 403). Locks the
+    plan row (by its product)."""
+    if actor is not None:
+        staff_require(user=actor, shop_id=product.shop_id, permission=StaffPermission.MANAGE_COMMISSION)
     rate = _check_bp(rate_bp, low=0, high=MAX_PLAN_RATE_BP, field="rate_bp")
     if kind not in CommissionPlan.Kind.values:
         raise InvalidPlan(_("Choose a public or exclusive plan."), field="kind")
@@ -315,8 +321,14 @@ def plan_set(
     return plan
 
 
-def plans_set_many(*, products, rate_bp, is_active: bool = True) -> int:
-    """The admin's bulk action: one public rate on many products (exclusive plans are left alone)."""
+def plans_set_many(*, products, rate_bp, is_active: bool = True, actor=None) -> int:
+    """The admin's bulk action: one public rate on many products (exclusive plans are left alone).
+    With `actor`, every product's shop must allow them to change commission plans (checked for all
+    before any is changed)."""
+    products = list(products)
+    if actor is not None:
+        for shop_id in sorted({product.shop_id for product in products}):
+            staff_require(user=actor, shop_id=shop_id, permission=StaffPermission.MANAGE_COMMISSION)
     count = 0
     for product in products:
         plan = CommissionPlan.objects.filter(product=product).first()

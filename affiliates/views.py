@@ -11,13 +11,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from affiliates import selectors, services
+from affiliates import page_cache, selectors, services
 from affiliates.forms import ApplyForm, ChildLinkForm, JoinForm, LinkForm, PoolFilterForm, ShareForm
 from affiliates.models import Promoter, TrackedLink
 from config.exceptions import DomainError, form_error_from
+from shop import catalog_cache
 from shop.models import Category
 
 
@@ -163,11 +165,24 @@ def showcase_edit(request):
 
 
 def showcase(request, code):
-    creator = get_object_or_404(
-        Promoter, showcase_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+    """A creator's public showcase. Its shared part is cached (affiliates/page_cache.py) and the
+    visitor's own parts (who is signed in, cart badge, messages) are layered on per request."""
+    if not (code.isalnum() and len(code) <= 16):
+        raise Http404
+
+    def build() -> dict:
+        creator = get_object_or_404(
+            Promoter, showcase_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+        )
+        return {"creator": creator, "items": list(selectors.showcase_products(creator=creator))}
+
+    return catalog_cache.page_response(
+        request,
+        key=page_cache.showcase_key(code, get_language()),
+        template="affiliates/showcase.html",
+        build_context=build,
+        generational=True,
     )
-    items = selectors.showcase_products(creator=creator)
-    return render(request, "affiliates/showcase.html", {"creator": creator, "items": items})
 
 
 @login_required
@@ -237,9 +252,24 @@ def link_qr(request, code):
 
 
 def link_card(request, code):
-    """The share card: what the link sells, its QR code and address, ready for a screenshot."""
-    link = get_object_or_404(TrackedLink.objects.select_related("product", "creator", "promoter"), code=code)
-    return render(request, "affiliates/card.html", {"link": link, "url": _link_url(link)})
+    """The share card: what the link sells, its QR code and address, ready for a screenshot.
+    Cached and layered like the showcase."""
+    if not (code.isalnum() and len(code) <= 16):
+        raise Http404
+
+    def build() -> dict:
+        link = get_object_or_404(
+            TrackedLink.objects.select_related("product", "creator", "promoter"), code=code
+        )
+        return {"link": link, "url": _link_url(link)}
+
+    return catalog_cache.page_response(
+        request,
+        key=page_cache.card_key(code, get_language()),
+        template="affiliates/card.html",
+        build_context=build,
+        generational=True,
+    )
 
 
 @login_required

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("shop.api.urls")),
     path("", include("affiliates.api.urls")),
+    path("", include("gifting.api.urls")),
 ]

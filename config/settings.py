@@ -360,6 +360,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
     "flush-clicks": {"task": "affiliates.tasks.flush_clicks", "schedule": timedelta(seconds=5)},
     "sync-ledger": {"task": "affiliates.tasks.sync_ledger", "schedule": timedelta(minutes=2)},
+    "gift-timers": {"task": "gifting.tasks.gift_timers", "schedule": timedelta(minutes=1)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
     "outbox-relay-due": {
         "task": "outbox.tasks.relay_due",
@@ -390,6 +391,12 @@ ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
 # Whether a promoter earns on their own purchases through their own links.
 AFFILIATE_SELF_PURCHASE = env.bool("AFFILIATE_SELF_PURCHASE", default=False)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
+# A SKU priced above GIFT_MAX_PRICE yuan cannot be a gift; a gift holds at most GIFT_MAX_COPIES copies.
+GIFT_MAX_PRICE = env.int("GIFT_MAX_PRICE", default=10_000)
+GIFT_MAX_PRICE_FEN = GIFT_MAX_PRICE * 100
+GIFT_MAX_COPIES = env.int("GIFT_MAX_COPIES", default=1000)
+# The giver hears this many hours before unclaimed copies are refunded.
+GIFT_REMIND_HOURS = env.int("GIFT_REMIND_HOURS", default=2)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 
 # WeChat Pay API v3. Unset credentials mean the built-in sandbox plays WeChat Pay's side

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
     path("", include("affiliates.urls")),
+    path("", include("gifting.urls")),
     path("", include("shop.urls")),
 ]
 

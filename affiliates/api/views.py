@@ -391,6 +391,7 @@ class PlanApi(_Merchant):
                 return Response({"targeted": ["Unknown promoter."]}, status=400)
             targeted = {found[int(k)]: rate for k, rate in values["targeted"].items()}
         plan = services.plan_set(
+            actor=request.user,
             product=product,
             kind=values["kind"],
             rate_bp=values["rate_bp"],

@@ -150,6 +150,30 @@ class RefundInline(ReadOnlyInline):
         return "; ".join(parts)
 
 
+class SubOrderInline(ReadOnlyInline):
+    """A gift order's claimed copies: each one a sub-order the merchant ships like any order."""
+
+    model = Order
+    fk_name = "parent_order"
+    shop_path = "shop"
+    verbose_name = _("sub-order")
+    verbose_name_plural = _("sub-orders (claimed gift copies)")
+    fields = ["sub_order_link", "status", "recipient_name", "province", "city", "tracking_number", "paid_at"]
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description=_("order number"))
+    def sub_order_link(self, order):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[order.pk]), order.number
+        )
+
+
 class ShipForm(forms.Form):
     carrier = forms.CharField(label=_("carrier"), max_length=40)
     tracking_number = forms.CharField(label=_("tracking number"), max_length=64)
@@ -170,12 +194,13 @@ class OrderAdmin(
         "shop",
         "buyer_display",
         "status",
+        "kind",
         "total",
         "recipient_phone",
         "created_at",
         "tracking",
     ]
-    list_filter = ["status", "created_at", "paid_at", "shop"]
+    list_filter = ["status", "kind", "created_at", "paid_at", "shop"]
     # Searches are exact and indexed (shop/admin/lists.py): order number, tracking number, the
     # recipient's or the buyer's phone, a payment's or combined payment's trade number.
     search_fields = ["number"]
@@ -184,11 +209,11 @@ class OrderAdmin(
     exact_search_sort = "created_at"
     list_select_related = ["shop", "buyer"]
     actions = ["ship_orders"]
-    inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
+    inlines = [OrderLineInline, SubOrderInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/shop/order/change_form.html"
     change_list_template = "admin/shop/order/change_list.html"
     fieldsets = [
-        (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
+        (None, {"fields": ["number", "shop", "buyer", "status", "kind", "parent_order", "checkout_id"]}),
         (_("Money"), {"fields": ["items", "shipping", "total", "refunded"]}),
         (
             _("Ship to"),

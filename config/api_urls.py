@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("affiliates.api.urls")),
     path("", include("affiliates.api.centre_urls")),
     path("", include("payouts.api.urls")),
+    path("", include("gifting.api.urls")),
 ]

@@ -373,6 +373,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": crontab(hour=9, minute=0),
     },
     "reconcile-payouts": {"task": "payouts.tasks.reconcile_payouts", "schedule": timedelta(minutes=2)},
+    "gift-timers": {"task": "gifting.tasks.gift_timers", "schedule": timedelta(minutes=1)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
     "outbox-relay-due": {
         "task": "outbox.tasks.relay_due",
@@ -411,6 +412,12 @@ WITHDRAWAL_FEE_BP = env.int("WITHDRAWAL_FEE_BP", default=0)
 WITHDRAWALS_PER_DAY = env.int("WITHDRAWALS_PER_DAY", default=1)
 PAYOUT_QUERY_AFTER_SECONDS = env.int("PAYOUT_QUERY_AFTER_SECONDS", default=60)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
+# A SKU priced above GIFT_MAX_PRICE yuan cannot be a gift; a gift holds at most GIFT_MAX_COPIES copies.
+GIFT_MAX_PRICE = env.int("GIFT_MAX_PRICE", default=10_000)
+GIFT_MAX_PRICE_FEN = GIFT_MAX_PRICE * 100
+GIFT_MAX_COPIES = env.int("GIFT_MAX_COPIES", default=1000)
+# The giver hears this many hours before unclaimed copies are refunded.
+GIFT_REMIND_HOURS = env.int("GIFT_REMIND_HOURS", default=2)
 CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=300)
 
 # WeChat Pay API v3. Unset credentials mean the built-in sandbox plays WeChat Pay's side

@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("payouts.urls")),
     path("", include("affiliates.centre_urls")),
     path("", include("affiliates.urls")),
+    path("", include("gifting.urls")),
     path("", include("shop.urls")),
 ]
 

@@ -77,7 +77,7 @@ def product_thumbnail_url(product: Product) -> str:
             return ""
 
 
-def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
+def _merge_items(items: Sequence[tuple[int, int]], max_quantity: int = MAX_LINE_QUANTITY) -> dict[int, int]:
     merged: dict[int, int] = defaultdict(int)
     for sku_id, quantity in items:
         try:
@@ -89,7 +89,7 @@ def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
         merged[sku_id] += quantity
     if not merged:
         raise EmptyCart()
-    if any(quantity > MAX_LINE_QUANTITY for quantity in merged.values()):
+    if any(quantity > max_quantity for quantity in merged.values()):
         raise InvalidQuantity(field="quantity")
     return dict(merged)
 
@@ -193,6 +193,7 @@ def checkout_place(
     cart: Cart | None = None,
     kind: str = Order.Kind.STANDARD,
     checkout_context: Mapping | None = None,
+    max_quantity: int = MAX_LINE_QUANTITY,
 ) -> list[Order]:
     """Place one order per shop for `items` [(sku_id, quantity)], shipped to one of the buyer's
     addresses, with an optional note per shop ({shop_id: note}; `note` for shops not named there).
@@ -209,8 +210,11 @@ def checkout_place(
 
     `checkout_context` (from `shop.hooks.checkout_context(request)`) goes to the registered checkout
     line hooks, which run inside this transaction before the lines are written.
+
+    `kind` gift places an order with no address (a gift's copies ship as sub-orders when claimed,
+    shop/services/sub_orders.py); `max_quantity` lets such an order hold more units than a cart line.
     """
-    quantities = _merge_items(items)
+    quantities = _merge_items(items, max_quantity)
     address = None
     if kind == Order.Kind.STANDARD:
         address = _buyer_address(buyer=buyer, address_id=address_id)

@@ -5,6 +5,7 @@ sales by promoter, product or scene. Merchant staff see only their own shops' ro
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import render
 from django.template.response import TemplateResponse
@@ -12,8 +13,18 @@ from django.urls import path
 from django.utils.translation import gettext_lazy as _
 
 from affiliates import selectors, services
-from affiliates.models import Agency, CommissionEntry, CommissionPlan, Promoter, TargetedRate, TrackedLink
+from affiliates.models import (
+    MAX_PLAN_RATE_BP,
+    Agency,
+    CommissionEntry,
+    CommissionPlan,
+    Promoter,
+    Scene,
+    TargetedRate,
+    TrackedLink,
+)
 from config.exceptions import DomainError
+from shop.admin.orders import ReadOnlyInline
 from shop.admin.scoping import (
     ShopScopedAdminMixin,
     ShopScopedModelAdmin,
@@ -21,7 +32,8 @@ from shop.admin.scoping import (
     register_shop_path,
     request_is_merchant_staff,
 )
-from shop.models import Product
+from shop.models import Order, OrderLine, Product
+from shop.services.staff_permissions import StaffPermission, staff_can
 from shop.templatetags.money import format_fen
 
 register_shop_path(CommissionPlan, "product__shop")
@@ -276,9 +288,141 @@ class OptionalInlineFormSet(BaseInlineFormSet):
         return [] if self.absent else super().save(commit)
 
 
+class CommissionPlanForm(forms.ModelForm):
+    """The plan's own rules as form errors (the database constraints would otherwise answer 500)."""
+
+    class Meta:
+        model = CommissionPlan
+        fields = ("kind", "rate_bp", "exclusive_promoter", "is_active")
+
+    def clean(self):
+        data = super().clean()
+        rate = data.get("rate_bp")
+        if rate is not None and rate > MAX_PLAN_RATE_BP:
+            self.add_error("rate_bp", _("Choose between 0% and 90%."))
+        if data.get("kind") == CommissionPlan.Kind.EXCLUSIVE and not data.get("exclusive_promoter"):
+            self.add_error("exclusive_promoter", _("Name the promoter of an exclusive plan."))
+        if data.get("kind") == CommissionPlan.Kind.PUBLIC:
+            data["exclusive_promoter"] = None
+        return data
+
+
+class TargetedRateFormSet(BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        plan = self.instance
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            if plan.kind != CommissionPlan.Kind.PUBLIC:
+                raise forms.ValidationError(_("Targeted rates belong to a public plan."))
+            rate = form.cleaned_data.get("rate_bp")
+            if rate is not None and (rate <= (plan.rate_bp or 0) or rate > MAX_PLAN_RATE_BP):
+                form.add_error("rate_bp", _("A targeted rate must be above the public rate."))
+
+
+class TargetedRateInline(admin.TabularInline):
+    """Higher rates for named promoters on a public plan (on the plan's own page)."""
+
+    model = TargetedRate
+    formset = TargetedRateFormSet
+    extra = 1
+    fields = ("promoter", "rate_bp")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "promoter":
+            kwargs["queryset"] = Promoter.objects.approved()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _plan_changeable(self, request, obj):
+        return obj is None or CommissionPlanAdmin.may_change(request, obj.product.shop_id)
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_add_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._plan_changeable(request, obj)
+
+
+@admin.register(CommissionPlan)
+class CommissionPlanAdmin(ShopScopedModelAdmin):
+    """Each product's plan, where merchants name promoters for targeted rates. Plans are made on the
+    product page or with the product list's bulk action."""
+
+    form = CommissionPlanForm
+    shop_path = "product__shop"
+    list_display = ("product", "kind", "rate_bp", "exclusive_promoter", "is_active", "updated_at")
+    list_filter = ("kind", "is_active")
+    list_select_related = ("product", "exclusive_promoter")
+    search_fields = ("product__title",)
+    fields = ("product", "kind", "rate_bp", "exclusive_promoter", "is_active")
+    readonly_fields = ("product",)
+    inlines = [TargetedRateInline]
+
+    @staticmethod
+    def may_change(request, shop_id: int) -> bool:
+        if request.user.is_superuser:
+            return True
+        cache = request.__dict__.setdefault("_commission_allowed", {})
+        if shop_id not in cache:
+            cache[shop_id] = staff_can(
+                user=request.user, shop_id=shop_id, permission=StaffPermission.MANAGE_COMMISSION
+            )
+        return cache[shop_id]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "exclusive_promoter":
+            kwargs["queryset"] = Promoter.objects.approved()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or request_is_merchant_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or request_is_merchant_staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        if obj is None:
+            return request.user.is_superuser or request_is_merchant_staff(request)
+        return self.may_change(request, obj.product.shop_id)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    def save_model(self, request, obj, form, change):
+        """Through the service: its checks, its lock, its permission check (targeted rates follow
+        from the inline)."""
+        try:
+            services.plan_set(
+                product=obj.product,
+                kind=obj.kind,
+                rate_bp=obj.rate_bp,
+                exclusive_promoter=obj.exclusive_promoter,
+                is_active=obj.is_active,
+                actor=request.user,
+            )
+        except DomainError as error:
+            raise PermissionDenied(error.message) from None
+        obj.refresh_from_db()
+
+
 class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
     model = CommissionPlan
+    form = CommissionPlanForm
     formset = OptionalInlineFormSet
+    show_change_link = True
     shop_path = "product__shop"
     fields = ("kind", "rate_bp", "exclusive_promoter", "is_active")
     extra = 0
@@ -292,10 +436,27 @@ class CommissionPlanInline(ShopScopedAdminMixin, admin.StackedInline):
             kwargs["queryset"] = Promoter.objects.approved()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def _may_change(self, request, obj) -> bool:
+        """Staff change the plan only where the owner allowed them to (shop.services.staff_permissions)."""
+        if request.user.is_superuser:
+            return True
+        if obj is None:  # a product being created: its plan is set once it exists
+            return False
+        cache = request.__dict__.setdefault("_commission_allowed", {})
+        if obj.shop_id not in cache:
+            cache[obj.shop_id] = staff_can(
+                user=request.user, shop_id=obj.shop_id, permission=StaffPermission.MANAGE_COMMISSION
+            )
+        return cache[obj.shop_id]
 
-class TargetedRateInline(admin.TabularInline):
-    model = TargetedRate
-    extra = 0
+    def has_add_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_change(request, obj) and super().has_change_permission(request, obj)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or super().has_change_permission(request, obj)
 
 
 class OrderCommissionInline(CommissionEntryReadOnly, admin.TabularInline):
@@ -309,6 +470,10 @@ class OrderCommissionInline(CommissionEntryReadOnly, admin.TabularInline):
     verbose_name = _("promoter commission")
     verbose_name_plural = _("promoters and commission")
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product", "promoter", "agency")
+
+    @admin.display(description=_("payee"))
     def payee(self, entry):
         return entry.promoter or entry.agency
 
@@ -332,7 +497,9 @@ def offer_commission(modeladmin, request, queryset):
     if "apply" in request.POST and form.is_valid():
         try:
             count = services.plans_set_many(
-                products=list(queryset), rate_bp=int(form.cleaned_data["rate_percent"] * 100)
+                products=list(queryset),
+                rate_bp=int(form.cleaned_data["rate_percent"] * 100),
+                actor=request.user,
             )
         except DomainError as error:
             modeladmin.message_user(request, error.message, messages.ERROR)
@@ -365,6 +532,74 @@ def _extend(model, *, inlines=(), actions=()):
         model_admin.actions = [*(model_admin.actions or []), *actions]
 
 
+class OrderAttributionInline(ReadOnlyInline):
+    """On the order page: which promoter (creator, 推客, agency), scene, plan and rate each line was
+    attributed to at checkout, from the line's own snapshot (shown before payment too, when the
+    ledger has no rows yet). Names are read in one query per page (get_formset)."""
+
+    model = OrderLine
+    shop_path = "order__shop"
+    fields = ["title", "creator", "sharer", "agency", "scene", "plan", "link"]
+    readonly_fields = fields
+    verbose_name = _("promoter attribution")
+    verbose_name_plural = _("promoters and scenes")
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(attribution__isnull=False)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        snapshots = (
+            [a for a in obj.lines.exclude(attribution=None).values_list("attribution", flat=True) if a]
+            if obj is not None
+            else []
+        )
+        promoter_ids = {a.get(k) for a in snapshots for k in ("creator", "sharer")} - {None}
+        agency_ids = {a.get("agency") for a in snapshots} - {None}
+        link_ids = {a.get("link") for a in snapshots} - {None}
+        self._names = dict(Promoter.objects.filter(pk__in=promoter_ids).values_list("pk", "display_name"))
+        self._agencies = (
+            dict(Agency.objects.filter(pk__in=agency_ids).values_list("pk", "name")) if agency_ids else {}
+        )
+        self._links = (
+            dict(TrackedLink.objects.filter(pk__in=link_ids).values_list("pk", "code")) if link_ids else {}
+        )
+        return super().get_formset(request, obj, **kwargs)
+
+    def _snapshot(self, line) -> dict:
+        return line.attribution if isinstance(line.attribution, dict) else {}
+
+    @admin.display(description=_("creator"))
+    def creator(self, line):
+        return self._names.get(self._snapshot(line).get("creator"), "—")
+
+    @admin.display(description=_("推客"))
+    def sharer(self, line):
+        return self._names.get(self._snapshot(line).get("sharer"), "—")
+
+    @admin.display(description=_("agency"))
+    def agency(self, line):
+        return self._agencies.get(self._snapshot(line).get("agency"), "—")
+
+    @admin.display(description=_("scene"))
+    def scene(self, line):
+        value = self._snapshot(line).get("scene")
+        return dict(Scene.choices).get(value, value or "—")
+
+    @admin.display(description=_("plan and rate"))
+    def plan(self, line):
+        snapshot = self._snapshot(line)
+        labels = {"public": _("Public"), "targeted": _("Targeted"), "exclusive": _("Exclusive")}
+        rate = snapshot.get("rate_bp") or 0
+        return f"{labels.get(snapshot.get('plan'), '—')} {rate / 100:g}%"
+
+    @admin.display(description=_("link"))
+    def link(self, line):
+        return self._links.get(self._snapshot(line).get("link"), "—")
+
+
 _extend(Product, inlines=[CommissionPlanInline], actions=[offer_commission])
-# Orders' promoters and scenes are in the commission ledger's list (search by order number): an
-# inline on the order page cost the back office's order list a query.
+# The order page shows each line's promoter and scene, and the commission written for it.
+_extend(Order, inlines=[OrderAttributionInline, OrderCommissionInline])

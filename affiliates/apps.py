@@ -7,7 +7,7 @@ class AffiliatesConfig(AppConfig):
     verbose_name = _("Affiliates")
 
     def ready(self):
-        from affiliates import receivers  # noqa: F401
+        from affiliates import page_cache, receivers  # noqa: F401
         from affiliates.attribution import checkout_line_hook
         from affiliates.clicks import attribution_context
         from shop import hooks

@@ -5,10 +5,12 @@ buyer, from the clicks stored under their account on any device.
 
 A click is valid when its link is active, its creator (and for a child link, its 推客 and parent
 link) approved and not frozen, the product's plan is live and offers that creator a rate, and the
-buyer is not the promoter (unless AFFILIATE_SELF_PURCHASE). The rate, the payee chain, the split
-and the scene are snapshotted into the line's `attribution` inside checkout's transaction, so later
-changes never rewrite a placed order. One SQL statement, whatever the number of lines (plain SQL that
-PostgreSQL and the local demo's SQLite both run)."""
+buyer is not the promoter (unless AFFILIATE_SELF_PURCHASE). A 推客's own link (for a product whose
+exclusive plan names them) has no creator: the 推客 takes the whole commission less their agency's
+fee. The rate, the payee chain, the split and the scene are snapshotted into the line's
+`attribution` inside checkout's transaction, so later changes never rewrite a placed order. One SQL
+statement, whatever the number of lines (plain SQL that PostgreSQL and the local demo's SQLite both
+run)."""
 
 import functools
 from datetime import UTC, datetime, timedelta
@@ -29,12 +31,15 @@ WITH cand (link_id, clicked_at, click_id) AS (
     {products}
 ), ranked AS (
 SELECT
-    prod.product_id, l.id AS link_id, c.click_id, l.scene, cr.id AS creator_id, sh.id AS sharer_id,
+    prod.product_id, l.id AS link_id, c.click_id, l.scene,
+    CASE WHEN cr.role = 'sharer' THEN NULL ELSE cr.id END AS creator_id,
+    CASE WHEN cr.role = 'sharer' THEN cr.id ELSE sh.id END AS sharer_id,
     CASE WHEN p.kind = 'exclusive' THEN 'exclusive' WHEN t.id IS NOT NULL THEN 'targeted' ELSE 'public' END
         AS plan,
     COALESCE(t.rate_bp, p.rate_bp) AS rate_bp,
     ag.id AS agency_id, COALESCE(ag.service_fee_bp, 0) AS fee_bp,
-    CASE WHEN sh.id IS NULL THEN 0
+    CASE WHEN cr.role = 'sharer' THEN 10000
+         WHEN sh.id IS NULL THEN 0
          WHEN sh.bound_creator_id IS NOT NULL THEN COALESCE(so_c.share_bp, bc.default_share_bp)
          ELSE COALESCE(so_a.share_bp, ba.default_share_bp, 5000) END AS share_bp,
     ROW_NUMBER() OVER (PARTITION BY prod.product_id ORDER BY c.clicked_at DESC, c.click_id) AS position
@@ -46,7 +51,8 @@ JOIN affiliates_commissionplan p ON p.product_id = prod.product_id AND p.is_acti
 LEFT JOIN affiliates_trackedlink pl ON pl.id = l.parent_id
 LEFT JOIN affiliates_promoter sh ON l.parent_id IS NOT NULL AND sh.id = l.promoter_id
 LEFT JOIN affiliates_targetedrate t ON p.kind = 'public' AND t.plan_id = p.id AND t.promoter_id = cr.id
-LEFT JOIN affiliates_agency ag ON ag.id = COALESCE(cr.agency_id, sh.bound_agency_id) AND ag.is_active
+LEFT JOIN affiliates_agency ag
+       ON ag.id = COALESCE(cr.agency_id, cr.bound_agency_id, sh.bound_agency_id) AND ag.is_active
 LEFT JOIN affiliates_promoter bc ON bc.id = sh.bound_creator_id
 LEFT JOIN affiliates_agency ba ON ba.id = sh.bound_agency_id
 LEFT JOIN affiliates_shareoverride so_c
@@ -59,6 +65,7 @@ WHERE ((l.target = 'product' AND l.product_id = prod.product_id)
             WHERE s.creator_id = l.creator_id AND s.product_id = prod.product_id)))
   AND (l.parent_id IS NULL OR (pl.is_active AND sh.status = 'approved'))
   AND (p.kind = 'public' OR p.exclusive_promoter_id = cr.id)
+  AND (cr.role = 'creator' OR (p.kind = 'exclusive' AND l.parent_id IS NULL))
   AND ({self_ok} OR (cr.user_id <> %(buyer)s AND (sh.id IS NULL OR sh.user_id <> %(buyer)s)))
 )
 SELECT product_id, link_id, click_id, scene, creator_id, sharer_id, plan, rate_bp, agency_id, fee_bp, share_bp

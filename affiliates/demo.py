@@ -1,6 +1,7 @@
-"""Affiliate demo data for `manage.py seed_demo`: an agency, two creators with showcases and links
-in several scenes, a 推客 under one of them, clicks, and orders across scenes (some completed and
-settled, one refunded after settlement). Made through the real services; a second run changes
+"""Affiliate demo data for `manage.py seed_demo`: an agency with its owner, two creators with
+showcases and links in several scenes, a 推客 under one of them, a 推客 in the agency whom a merchant
+named on an exclusive plan (with their own link), clicks, and orders across scenes (some completed
+and settled, one refunded after settlement). Made through the real services; a second run changes
 nothing."""
 
 import uuid
@@ -19,7 +20,9 @@ PEOPLE = {
     "13800000004": ("带货达人", "creator", "带货达人"),
     "13800000008": ("种草姐姐", "creator", "种草姐姐"),
     "13800000009": ("推客阿强", "sharer", "阿强"),
+    "13800000021": ("推客小雨", "sharer", "小雨"),  # joined the agency; a merchant's exclusive 推客
 }
+AGENCY_OWNER = ("13800000020", "星河机构负责人")
 
 
 def _user(phone: str, nickname: str):
@@ -71,17 +74,18 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
     from shop.services.checkout import checkout_place
 
     logins = [(f"{role} · {nick}", phone, PASSWORD) for phone, (nick, role, _name) in PEOPLE.items()][1:]
+    logins.append((f"agency · {AGENCY_OWNER[1]}", AGENCY_OWNER[0], PASSWORD))
     if Promoter.objects.filter(user__phone="13800000004").exists():
         stdout.write("affiliates: already seeded")
         return logins
     User = get_user_model()
     operator = User.objects.filter(is_superuser=True).order_by("pk").first()
     products = list(Product.objects.on_sale().order_by("pk")[:12])
-    if operator is None or len(products) < 8:
+    if operator is None or len(products) < 9:
         stdout.write("affiliates: no shop demo data to promote")
         return []
     agency = Agency.objects.filter(name="星河机构").first() or services.agency_create(
-        name="星河机构", service_fee_bp=1000, default_share_bp=4000
+        name="星河机构", owner=_user(*AGENCY_OWNER), service_fee_bp=1000, default_share_bp=4000
     )
     promoters = {}
     for index, (phone, (nickname, role, name)) in enumerate(PEOPLE.items()):
@@ -94,10 +98,11 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
             id_number=f"44030519900101{index:03d}X",
         )
         promoters[phone] = services.promoter_review(promoter_id=promoter.pk, operator=operator, approve=True)
-    star, grass, sharer = (promoters[p] for p in PEOPLE)
+    star, grass, sharer, rain = (promoters[p] for p in PEOPLE)
     services.creator_join_agency(promoter=star, agency=agency)
     services.share_set(owner=star, share_bp=5000)
     sharer = services.sharer_bind(promoter=sharer, invitation_code=star.invitation_code)
+    rain = services.sharer_bind(promoter=rain, invitation_code=agency.invitation_code)
 
     for index, product in enumerate(products):
         rate = 1000 + 200 * (index % 5)
@@ -105,6 +110,8 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
             services.plan_set(product=product, kind="exclusive", rate_bp=3000, exclusive_promoter=star)
         elif index == 1:
             services.plan_set(product=product, kind="public", rate_bp=rate, targeted={grass: rate + 1000})
+        elif index == 8:
+            services.plan_set(product=product, kind="exclusive", rate_bp=2500, exclusive_promoter=rain)
         else:
             services.plan_set(product=product, kind="public", rate_bp=rate)
     for product in products[:5]:
@@ -119,6 +126,7 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
         services.link_create(promoter=grass, scene="search", product_id=products[1].pk),
     ]
     links.append(services.child_link_create(promoter=sharer, parent_code=links[1].code, scene="group"))
+    links.append(services.sharer_link_create(promoter=rain, scene="chat", product_id=products[8].pk))
 
     buyers = list(User.objects.filter(phone__in=["13800000003", "13800000005", "13800000006", "13800000007"]))
     now = timezone.now()
@@ -129,6 +137,7 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
         (links[3], products[1], 3, False),
         (links[4], products[3], 0, True),
         (links[4], products[4], 1, False),
+        (links[5], products[8], 2, True),
     ]
     orders = []
     for number, (link, product, buyer_index, finish) in enumerate(sales):
@@ -169,6 +178,7 @@ def seed(*, stdout) -> list[tuple[str, str, str]]:
             )
     counts = ledger_sync()
     stdout.write(
-        f"affiliates: 1 agency, 3 promoters, {len(links)} links, {len(orders)} orders; ledger {counts}"
+        f"affiliates: 1 agency, {len(promoters)} promoters, {len(links)} links, {len(orders)} orders;"
+        f" ledger {counts}"
     )
     return logins

@@ -46,8 +46,26 @@ class LinkForm(forms.Form):
 
 
 class ChildLinkForm(forms.Form):
-    parent_code = forms.CharField(label=_("Creator's link code"), max_length=16)
+    """A 推客's link: from a creator's link code, or (when a merchant's exclusive plan names this
+    推客) for one of those products directly."""
+
+    parent_code = forms.CharField(label=_("Creator's link code"), max_length=16, required=False)
+    product_id = forms.TypedChoiceField(
+        label=_("Or a product offered to you alone"), coerce=int, empty_value=None, required=False
+    )
     scene = forms.ChoiceField(label=_("Scene"), choices=Scene.choices)
+
+    def __init__(self, *args, products=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product_id"].choices = [("", "—")] + [(p.pk, p.title) for p in products]
+        if not products:
+            del self.fields["product_id"]
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("parent_code") and not data.get("product_id"):
+            raise forms.ValidationError(_("Enter a creator's link code."))
+        return data
 
 
 class JoinForm(forms.Form):

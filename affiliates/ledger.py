@@ -4,6 +4,9 @@ changes nothing, and a lost signal only means it runs at the next beat:
 
 1. ledger_accrue: paid, attributed order lines without entries get one `commission` row per payee
    (creator, 推客, agency), computed from the line's snapshot (commission_split below, in SQL).
+   A gift order's own line earns nothing: each claimed copy is a sub-order whose line carries the
+   same snapshot and earns on its own, so only claimed copies earn, and refunds of a claimed copy
+   reverse its commission like any other refund; unclaimed copies never had any.
 2. ledger_adjust: each succeeded refund line of an attributed line gets, per commission row, a
    negative row in proportion to the money refunded (cumulative, so a full refund takes exactly
    everything): a `reversal` when the refund succeeded before the order completed, else a
@@ -61,7 +64,7 @@ WITH src AS (
            CAST(l.attribution->>'sharer' AS bigint) AS sharer_id,
            CAST(l.attribution->>'agency' AS bigint) AS agency_id
     FROM shop_orderline l JOIN shop_order o ON o.id = l.order_id
-    WHERE l.attribution IS NOT NULL AND o.paid_at IS NOT NULL
+    WHERE l.attribution IS NOT NULL AND o.paid_at IS NOT NULL AND o.kind <> 'gift'
       AND NOT EXISTS (SELECT 1 FROM affiliates_commissionentry e
                       WHERE e.order_line_id = l.id AND e.kind = 'commission')
 ), c1 AS (

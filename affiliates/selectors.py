@@ -25,6 +25,23 @@ def promoter_of(user) -> Promoter | None:
     )
 
 
+def agency_of(user):
+    """The active agency `user` owns (the first by name if several), or None."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    from affiliates.models import Agency
+
+    return Agency.objects.filter(owner=user, is_active=True).order_by("name", "pk").first()
+
+
+def agency_ledger(*, agency):
+    return (
+        CommissionEntry.objects.filter(agency=agency)
+        .select_related("order", "product", "link")
+        .order_by("-created_at", "-id")
+    )
+
+
 def pool_rate_for(*, promoter: Promoter, product: Product) -> int | None:
     """The rate `product` offers `promoter` (a creator) now, or None."""
     plan = CommissionPlan.objects.filter(product=product, is_active=True).first()
@@ -95,6 +112,17 @@ def pool_products(
     return products.order_by(POOL_ORDERINGS.get(ordering, "-sales_count"), "-id")
 
 
+def exclusive_products_for(*, promoter: Promoter):
+    """Products on sale whose live exclusive plan names `promoter` (a creator or a 推客)."""
+    return Product.objects.filter(
+        status=Product.Status.ON_SALE,
+        shop__status=Shop.Status.ACTIVE,
+        commission_plan__is_active=True,
+        commission_plan__kind=CommissionPlan.Kind.EXCLUSIVE,
+        commission_plan__exclusive_promoter=promoter,
+    ).order_by("-id")
+
+
 def showcase_products(*, creator: Promoter):
     from django.db.models import Min
 
@@ -160,7 +188,11 @@ def affiliate_sales(*, shops=None, group_by: str = "promoter"):
     fields = {"promoter": ["promoter__display_name"], "product": ["product__title"], "scene": ["scene"]}[
         group_by
     ]
-    entries = CommissionEntry.objects.exclude(status="cancelled").filter(role__in=["creator"])
+    # One row per attributed line: the link owner's (the creator's, or the 推客's on their own link
+    # for an exclusive plan naming them).
+    entries = CommissionEntry.objects.exclude(status="cancelled").filter(
+        Q(role="creator") | Q(role="sharer", link__parent__isnull=True)
+    )
     if shops is not None:
         entries = entries.filter(shop__in=shops)
     return (

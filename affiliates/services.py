@@ -30,6 +30,7 @@ from affiliates.models import (
     TrackedLink,
 )
 from shop.models import Product
+from shop.services.staff_permissions import StaffPermission, staff_require
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -215,6 +216,43 @@ def sharer_bind(*, promoter: Promoter, invitation_code: str) -> Promoter:
     return sharer
 
 
+def sharer_unbind(*, sharer_id, actor) -> Promoter:
+    """End a 推客's binding: the 推客 leaves (actor is the 推客's user), or the creator they joined or
+    the owner of the agency they joined removes them (actor is that user). Their child links of that
+    team's links are disabled in the same transaction, so they stop earning from the next order;
+    orders already placed keep their snapshot and the commission written for them. The 推客 may
+    then join another team. Anyone else gets InvalidBinding (reveals nothing); a 推客 not bound is
+    left as is. Locks the 推客 row."""
+    with transaction.atomic():
+        sharer = (
+            Promoter.objects.select_for_update().filter(pk=sharer_id, role=Promoter.Role.SHARER).first()
+            if str(sharer_id).isdigit()
+            else None
+        )
+        if sharer is None:
+            raise InvalidBinding(_("No such 推客 in your team."))
+        leader_user_ids = set()
+        if sharer.bound_creator_id:
+            leader_user_ids.add(
+                Promoter.objects.filter(pk=sharer.bound_creator_id).values_list("user_id", flat=True).first()
+            )
+        if sharer.bound_agency_id:
+            leader_user_ids.add(
+                Agency.objects.filter(pk=sharer.bound_agency_id).values_list("owner_id", flat=True).first()
+            )
+        actor_id = getattr(actor, "pk", None)
+        if actor_id is None or (actor_id != sharer.user_id and actor_id not in leader_user_ids):
+            raise InvalidBinding(_("No such 推客 in your team."))
+        if not (sharer.bound_creator_id or sharer.bound_agency_id):
+            return sharer
+        TrackedLink.objects.filter(promoter=sharer, parent__isnull=False, is_active=True).update(
+            is_active=False
+        )
+        sharer.bound_creator, sharer.bound_agency, sharer.bound_at = None, None, None
+        sharer.save(update_fields=["bound_creator", "bound_agency", "bound_at"])
+    return sharer
+
+
 def share_set(*, owner, share_bp, product: Product | None = None) -> None:
     """Set the 推客 share (10..100%) of a creator or agency (`owner`), for all products or one."""
     share = _check_bp(share_bp, low=MIN_SHARE_BP, high=MAX_SHARE_BP, field="share_bp")
@@ -235,11 +273,16 @@ def plan_set(
     exclusive_promoter: Promoter | None = None,
     is_active: bool = True,
     targeted: dict | None = None,
+    actor=None,
 ) -> CommissionPlan:
     """Offer commission on `product`: a public rate (0..90%) with optional targeted rates
     {promoter: rate_bp}, each above the public rate, or an exclusive rate for one promoter (which
     removes the targeted rates). Orders placed after the change use it; placed orders keep theirs.
-    Locks the plan row (by its product)."""
+    With `actor` (a person acting in the admin or the API), only the shop's owner, staff the owner
+    allowed to change commission plans, or an operator may (StaffPermissionDenied, 403). Locks the
+    plan row (by its product)."""
+    if actor is not None:
+        staff_require(user=actor, shop_id=product.shop_id, permission=StaffPermission.MANAGE_COMMISSION)
     rate = _check_bp(rate_bp, low=0, high=MAX_PLAN_RATE_BP, field="rate_bp")
     if kind not in CommissionPlan.Kind.values:
         raise InvalidPlan(_("Choose a public or exclusive plan."), field="kind")
@@ -278,8 +321,14 @@ def plan_set(
     return plan
 
 
-def plans_set_many(*, products, rate_bp, is_active: bool = True) -> int:
-    """The admin's bulk action: one public rate on many products (exclusive plans are left alone)."""
+def plans_set_many(*, products, rate_bp, is_active: bool = True, actor=None) -> int:
+    """The admin's bulk action: one public rate on many products (exclusive plans are left alone).
+    With `actor`, every product's shop must allow them to change commission plans (checked for all
+    before any is changed)."""
+    products = list(products)
+    if actor is not None:
+        for shop_id in sorted({product.shop_id for product in products}):
+            staff_require(user=actor, shop_id=shop_id, permission=StaffPermission.MANAGE_COMMISSION)
     count = 0
     for product in products:
         plan = CommissionPlan.objects.filter(product=product).first()
@@ -369,6 +418,32 @@ def child_link_create(*, promoter: Promoter, parent_code: str, scene: str | None
         creator=creator,
         target=parent.target,
         product_id=parent.product_id,
+        scene=scene,
+    )
+
+
+def sharer_link_create(*, promoter: Promoter, scene: str, product_id) -> TrackedLink:
+    """A 推客's own link for a product whose live exclusive plan names them (the merchant chose
+    this 推客 alone): no creator in between, so the 推客 earns the whole commission less the fee of
+    the agency they joined, if any."""
+    from affiliates.selectors import exclusive_products_for
+
+    _require(promoter, role=Promoter.Role.SHARER)
+    if scene not in Scene.values:
+        raise InvalidPlan(_("Choose a scene."), field="scene")
+    product = (
+        exclusive_products_for(promoter=promoter).filter(pk=product_id).first()
+        if str(product_id).isdigit()
+        else None
+    )
+    if product is None:
+        raise NotInPool(field="product_id")
+    return TrackedLink.objects.create(
+        code=_unique_code(TrackedLink, "code"),
+        promoter=promoter,
+        creator=promoter,
+        target=TrackedLink.Target.PRODUCT,
+        product=product,
         scene=scene,
     )
 

@@ -11,13 +11,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from affiliates import selectors, services
+from affiliates import page_cache, selectors, services
 from affiliates.forms import ApplyForm, ChildLinkForm, JoinForm, LinkForm, PoolFilterForm, ShareForm
 from affiliates.models import Promoter, TrackedLink
 from config.exceptions import DomainError, form_error_from
+from shop import catalog_cache
 from shop.models import Category
 
 
@@ -31,9 +33,12 @@ def _approved(request, role=None) -> Promoter:
 @login_required
 def home(request):
     promoter = selectors.promoter_of(request.user)
+    agency = selectors.agency_of(request.user)
     if promoter is None:
+        if agency is not None:
+            return redirect("affiliates:agency-ledger")
         return redirect("affiliates:apply")
-    context = {"promoter": promoter}
+    context = {"promoter": promoter, "agency": agency}
     if promoter.status == Promoter.Status.APPROVED:
         context["balance"] = selectors.balance_of(promoter=promoter)
         context["join_form"] = (
@@ -47,6 +52,8 @@ def home(request):
             if promoter.is_creator
             else None
         )
+        if promoter.is_creator:
+            context["sharers"] = promoter.sharers.order_by("display_name", "pk")
     return render(request, "affiliates/home.html", context)
 
 
@@ -158,11 +165,24 @@ def showcase_edit(request):
 
 
 def showcase(request, code):
-    creator = get_object_or_404(
-        Promoter, showcase_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+    """A creator's public showcase. Its shared part is cached (affiliates/page_cache.py) and the
+    visitor's own parts (who is signed in, cart badge, messages) are layered on per request."""
+    if not (code.isalnum() and len(code) <= 16):
+        raise Http404
+
+    def build() -> dict:
+        creator = get_object_or_404(
+            Promoter, showcase_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+        )
+        return {"creator": creator, "items": list(selectors.showcase_products(creator=creator))}
+
+    return catalog_cache.page_response(
+        request,
+        key=page_cache.showcase_key(code, get_language()),
+        template="affiliates/showcase.html",
+        build_context=build,
+        generational=True,
     )
-    items = selectors.showcase_products(creator=creator)
-    return render(request, "affiliates/showcase.html", {"creator": creator, "items": items})
 
 
 @login_required
@@ -170,7 +190,13 @@ def links(request):
     promoter = _approved(request)
     showcase_items = selectors.showcase_products(creator=promoter) if promoter.is_creator else []
     form = LinkForm(request.POST or None, products=[item.product for item in showcase_items])
-    child_form = ChildLinkForm(request.POST or None) if not promoter.is_creator else None
+    child_form = (
+        ChildLinkForm(
+            request.POST or None, products=list(selectors.exclusive_products_for(promoter=promoter))
+        )
+        if not promoter.is_creator
+        else None
+    )
     status = 200
     if request.method == "POST":
         active_form = form if promoter.is_creator else child_form
@@ -178,8 +204,18 @@ def links(request):
             try:
                 if promoter.is_creator:
                     link = services.link_create(promoter=promoter, **form.cleaned_data)
+                elif child_form.cleaned_data.get("product_id") and not child_form.cleaned_data["parent_code"]:
+                    link = services.sharer_link_create(
+                        promoter=promoter,
+                        scene=child_form.cleaned_data["scene"],
+                        product_id=child_form.cleaned_data["product_id"],
+                    )
                 else:
-                    link = services.child_link_create(promoter=promoter, **child_form.cleaned_data)
+                    link = services.child_link_create(
+                        promoter=promoter,
+                        parent_code=child_form.cleaned_data["parent_code"],
+                        scene=child_form.cleaned_data["scene"],
+                    )
             except DomainError as error:
                 form_error_from(active_form, error)
                 status = 400
@@ -216,9 +252,24 @@ def link_qr(request, code):
 
 
 def link_card(request, code):
-    """The share card: what the link sells, its QR code and address, ready for a screenshot."""
-    link = get_object_or_404(TrackedLink.objects.select_related("product", "creator", "promoter"), code=code)
-    return render(request, "affiliates/card.html", {"link": link, "url": _link_url(link)})
+    """The share card: what the link sells, its QR code and address, ready for a screenshot.
+    Cached and layered like the showcase."""
+    if not (code.isalnum() and len(code) <= 16):
+        raise Http404
+
+    def build() -> dict:
+        link = get_object_or_404(
+            TrackedLink.objects.select_related("product", "creator", "promoter"), code=code
+        )
+        return {"link": link, "url": _link_url(link)}
+
+    return catalog_cache.page_response(
+        request,
+        key=page_cache.card_key(code, get_language()),
+        template="affiliates/card.html",
+        build_context=build,
+        generational=True,
+    )
 
 
 @login_required
@@ -229,4 +280,50 @@ def ledger(request):
         request,
         "affiliates/ledger.html",
         {"promoter": promoter, "page": page, "balance": selectors.balance_of(promoter=promoter)},
+    )
+
+
+@login_required
+@require_POST
+def leave(request):
+    """A 推客 leaves the creator or agency they joined."""
+    promoter = _approved(request, Promoter.Role.SHARER)
+    try:
+        services.sharer_unbind(sharer_id=promoter.pk, actor=request.user)
+        messages.success(request, _("You left the team."))
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("affiliates:home")
+
+
+@login_required
+@require_POST
+def sharer_remove(request, sharer_id: int):
+    """A creator, or an agency's owner, removes a 推客 from their team (others: 404)."""
+    try:
+        services.sharer_unbind(sharer_id=sharer_id, actor=request.user)
+    except DomainError:
+        raise Http404 from None
+    messages.success(request, _("The 推客 left your team."))
+    target = request.POST.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "affiliates:home")
+
+
+@login_required
+def agency_ledger(request):
+    """The agency's own earnings (its service fees): balance and ledger, for the agency's owner."""
+    agency = selectors.agency_of(request.user)
+    if agency is None:
+        raise Http404
+    page = Paginator(selectors.agency_ledger(agency=agency), 30).get_page(request.GET.get("page"))
+    sharers = Promoter.objects.filter(bound_agency=agency).order_by("display_name", "pk")
+    return render(
+        request,
+        "affiliates/agency_ledger.html",
+        {
+            "agency": agency,
+            "page": page,
+            "balance": selectors.balance_of(agency=agency),
+            "sharers": sharers,
+        },
     )

@@ -7,4 +7,7 @@ urlpatterns = [
     path("", include("shop.api.urls")),
     path("", include("accounts.api.urls")),
     path("", include("affiliates.api.urls")),
+    path("", include("affiliates.api.centre_urls")),
+    path("", include("payouts.api.urls")),
+    path("", include("gifting.api.urls")),
 ]

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from affiliates.models import Click, CommissionEntry, CommissionPlan, Promoter, Scene, TrackedLink
+from affiliates.models import Agency, Click, CommissionEntry, CommissionPlan, Promoter, Scene, TrackedLink
 
 
 class PromoterOutputSerializer(serializers.ModelSerializer):
@@ -74,7 +74,14 @@ class ShowcaseAddSerializer(serializers.Serializer):
 
 class LinkInputSerializer(serializers.Serializer):
     scene = serializers.ChoiceField(choices=Scene.choices)
-    product_id = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
+    product_id = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=2**63 - 1,
+        help_text="Creator: a showcase product (none: the whole showcase). 推客: a product whose "
+        "exclusive plan names you (instead of parent_code).",
+    )
     parent_code = serializers.CharField(
         required=False, max_length=16, help_text="推客: the creator's link code"
     )
@@ -154,6 +161,12 @@ class LedgerEntrySerializer(serializers.ModelSerializer):
             "created_at",
             "settled_at",
         ]
+
+
+class AgencyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "name", "service_fee_bp", "default_share_bp", "invitation_code", "is_active"]
 
 
 class BalanceSerializer(serializers.Serializer):

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from affiliates import selectors, services
 from affiliates.api import serializers as s
 from affiliates.models import Click, Promoter
+from config.exceptions import DomainError
 from config.schema import ApiErrorSerializer
 from shop.admin.scoping import is_merchant_staff, managed_shops
 from shop.models import Category, Product
@@ -82,6 +83,37 @@ class JoinApi(_Promoter):
         data.is_valid(raise_exception=True)
         promoter = services.sharer_bind(promoter=self.promoter(), **data.validated_data)
         return Response(s.PromoterOutputSerializer(promoter).data)
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={200: s.PromoterOutputSerializer},
+        summary="推客: leave the creator or agency joined (child links of its links are disabled)",
+    )
+    def delete(self, request):
+        promoter = services.sharer_unbind(sharer_id=self.promoter().pk, actor=request.user)
+        return Response(s.PromoterOutputSerializer(promoter).data)
+
+
+class SharerRemoveApi(_Promoter):
+    role = Promoter.Role.CREATOR
+
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={
+            204: None,
+            404: OpenApiResponse(ApiErrorSerializer, description="Not a 推客 of yours"),
+        },
+        summary="Creator: remove a 推客 from my team",
+    )
+    def delete(self, request, pk: int):
+        self.promoter()
+        try:
+            services.sharer_unbind(sharer_id=pk, actor=request.user)
+        except DomainError:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ShareApi(_Promoter):
@@ -181,7 +213,8 @@ class LinksApi(_PromoterList):
         tags=TAG,
         request=s.LinkInputSerializer,
         responses={201: s.LinkOutputSerializer},
-        summary="Make a link (creator: product or showcase; 推客: child of a creator's link)",
+        summary="Make a link (creator: product or showcase; 推客: child of a creator's link, or own link "
+        "for a product whose exclusive plan names them)",
     )
     def post(self, request):
         data = s.LinkInputSerializer(data=request.data)
@@ -190,6 +223,10 @@ class LinksApi(_PromoterList):
         if promoter.is_creator:
             link = services.link_create(
                 promoter=promoter, scene=values["scene"], product_id=values.get("product_id")
+            )
+        elif values.get("product_id") and not values.get("parent_code"):
+            link = services.sharer_link_create(
+                promoter=promoter, scene=values["scene"], product_id=values["product_id"]
             )
         else:
             link = services.child_link_create(
@@ -251,6 +288,59 @@ class BalanceApi(_Promoter):
         return Response(selectors.balance_of(promoter=self.promoter()))
 
 
+# --- agencies (their owners) -----------------------------------------------------------------------
+class _AgencyOwner(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def agency(self):
+        agency = selectors.agency_of(self.request.user)
+        if agency is None:
+            raise PermissionDenied("Agency owners only.")
+        return agency
+
+
+class AgencyApi(_AgencyOwner):
+    @extend_schema(tags=TAG, responses={200: s.AgencyOutputSerializer}, summary="My agency")
+    def get(self, request):
+        return Response(s.AgencyOutputSerializer(self.agency()).data)
+
+
+class AgencyLedgerApi(_AgencyOwner, ListAPIView):
+    serializer_class = s.LedgerEntrySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.agency_ledger(agency=self.agency())
+
+    @extend_schema(tags=TAG, summary="My agency's ledger (its service fees)")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class AgencyBalanceApi(_AgencyOwner):
+    @extend_schema(tags=TAG, responses={200: s.BalanceSerializer}, summary="My agency's balance")
+    def get(self, request):
+        return Response(selectors.balance_of(agency=self.agency()))
+
+
+class AgencySharerRemoveApi(_AgencyOwner):
+    @extend_schema(
+        tags=TAG,
+        request=None,
+        responses={
+            204: None,
+            404: OpenApiResponse(ApiErrorSerializer, description="Not a 推客 of this agency"),
+        },
+        summary="Agency: remove a 推客 who joined it",
+    )
+    def delete(self, request, pk: int):
+        agency = self.agency()
+        if not Promoter.objects.filter(pk=pk, bound_agency=agency).exists():
+            raise Http404
+        services.sharer_unbind(sharer_id=pk, actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 # --- merchants ------------------------------------------------------------------------------------
 class _Merchant(APIView):
     permission_classes = [IsAuthenticated]
@@ -301,6 +391,7 @@ class PlanApi(_Merchant):
                 return Response({"targeted": ["Unknown promoter."]}, status=400)
             targeted = {found[int(k)]: rate for k, rate in values["targeted"].items()}
         plan = services.plan_set(
+            actor=request.user,
             product=product,
             kind=values["kind"],
             rate_bp=values["rate_bp"],

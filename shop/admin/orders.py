@@ -21,7 +21,7 @@ from shop.admin.batch_ship import BatchShipAdminMixin
 from shop.admin.lists import ConstantTimeListMixin
 from shop.admin.presentation import RecordPageMixin, yuan_display
 from shop.admin.resources import OrderResource
-from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
+from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path, request_shop_ids
 from shop.admin.sheets import SheetExportMixin
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
@@ -150,6 +150,30 @@ class RefundInline(ReadOnlyInline):
         return "; ".join(parts)
 
 
+class SubOrderInline(ReadOnlyInline):
+    """A gift order's claimed copies: each one a sub-order the merchant ships like any order."""
+
+    model = Order
+    fk_name = "parent_order"
+    shop_path = "shop"
+    verbose_name = _("sub-order")
+    verbose_name_plural = _("sub-orders (claimed gift copies)")
+    fields = ["sub_order_link", "status", "recipient_name", "province", "city", "tracking_number", "paid_at"]
+    show_change_link = True
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description=_("order number"))
+    def sub_order_link(self, order):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[order.pk]), order.number
+        )
+
+
 class ShipForm(forms.Form):
     carrier = forms.CharField(label=_("carrier"), max_length=40)
     tracking_number = forms.CharField(label=_("tracking number"), max_length=64)
@@ -170,12 +194,13 @@ class OrderAdmin(
         "shop",
         "buyer_display",
         "status",
+        "kind",
         "total",
         "recipient_phone",
         "created_at",
         "tracking",
     ]
-    list_filter = ["status", "created_at", "paid_at", "shop"]
+    list_filter = ["status", "kind", "created_at", "paid_at", "shop"]
     # Searches are exact and indexed (shop/admin/lists.py): order number, tracking number, the
     # recipient's or the buyer's phone, a payment's or combined payment's trade number.
     search_fields = ["number"]
@@ -184,11 +209,11 @@ class OrderAdmin(
     exact_search_sort = "created_at"
     list_select_related = ["shop", "buyer"]
     actions = ["ship_orders"]
-    inlines = [OrderLineInline, PaymentInline, RefundInline, OrderEventInline]
+    inlines = [OrderLineInline, SubOrderInline, PaymentInline, RefundInline, OrderEventInline]
     change_form_template = "admin/shop/order/change_form.html"
     change_list_template = "admin/shop/order/change_list.html"
     fieldsets = [
-        (None, {"fields": ["number", "shop", "buyer", "status", "kind", "checkout_id"]}),
+        (None, {"fields": ["number", "shop", "buyer", "status", "kind", "parent_order", "checkout_id"]}),
         (_("Money"), {"fields": ["items", "shipping", "total", "refunded"]}),
         (
             _("Ship to"),
@@ -224,6 +249,21 @@ class OrderAdmin(
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields] + ["items", "shipping", "total", "refunded"]
+
+    def _one_shop(self, request) -> bool:
+        shop_ids = request_shop_ids(request)
+        return shop_ids is not None and len(shop_ids) == 1
+
+    # A merchant with one shop sees no shop column or shop filter: every row is theirs.
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [c for c in columns if c != "shop"] if self._one_shop(request) else columns
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not self._one_shop(request):
+            return filters
+        return [f for f in filters if (f[0] if isinstance(f, tuple) else f) != "shop"]
 
     def has_add_permission(self, request, *args):
         return False

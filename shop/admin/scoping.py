@@ -68,12 +68,20 @@ def request_shop_ids(request) -> list[int] | None:
     permission checks per page (sidebar, rows, actions) cost no further query."""
     if not hasattr(request, "_backoffice_shop_ids"):
         user = request.user
-        request._backoffice_shop_ids = (
-            None
-            if user.is_superuser
-            else list(managed_shops(user).order_by("pk").values_list("pk", flat=True))
-        )
+        if user.is_superuser:
+            request._backoffice_shop_ids = request._backoffice_shop_names = None
+        else:
+            # The names come with the ids (the same query): every page shows whose back office it is.
+            rows = list(managed_shops(user).order_by("pk").values_list("pk", "name"))
+            request._backoffice_shop_ids = [pk for pk, _name in rows]
+            request._backoffice_shop_names = [name for _pk, name in rows]
     return request._backoffice_shop_ids
+
+
+def request_shop_names(request) -> list[str] | None:
+    """The names of the shops of request_shop_ids (None for operators), from the same query."""
+    request_shop_ids(request)
+    return request._backoffice_shop_names
 
 
 def request_is_merchant_staff(request) -> bool:

@@ -109,11 +109,12 @@ class OrderLineOutputSerializer(serializers.Serializer):
     title = serializers.CharField()
     spec_label = serializers.CharField()
     image_url = serializers.CharField()
-    unit_price_fen = serializers.IntegerField()
+    # null on a gift's claimed copy: its recipient never reads what the giver paid.
+    unit_price_fen = serializers.IntegerField(allow_null=True)
     quantity = serializers.IntegerField()
-    total_fen = serializers.IntegerField()
+    total_fen = serializers.IntegerField(allow_null=True)
     refunded_quantity = serializers.IntegerField()
-    refunded_fen = serializers.IntegerField()
+    refunded_fen = serializers.IntegerField(allow_null=True)
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -123,10 +124,12 @@ class OrderOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Order.Status.choices)
     kind = serializers.ChoiceField(choices=Order.Kind.choices)
     checkout_id = serializers.UUIDField(allow_null=True)
-    items_fen = serializers.IntegerField()
-    shipping_fen = serializers.IntegerField()
-    total_fen = serializers.IntegerField()
-    refunded_fen = serializers.IntegerField()
+    # The amounts are null on a gift's claimed copy (kind gift_claim): its recipient never reads
+    # what the giver paid.
+    items_fen = serializers.IntegerField(allow_null=True)
+    shipping_fen = serializers.IntegerField(allow_null=True)
+    total_fen = serializers.IntegerField(allow_null=True)
+    refunded_fen = serializers.IntegerField(allow_null=True)
     note = serializers.CharField()
     carrier = serializers.CharField()
     tracking_number = serializers.CharField()
@@ -139,6 +142,15 @@ class OrderOutputSerializer(serializers.Serializer):
     cancelled_at = serializers.DateTimeField(allow_null=True)
     cancel_reason = serializers.CharField()
     lines = OrderLineOutputSerializer(many=True)
+
+    def to_representation(self, order):
+        data = super().to_representation(order)
+        if getattr(order, "kind", None) == Order.Kind.GIFT_CLAIM:
+            for name in ("items_fen", "shipping_fen", "total_fen", "refunded_fen"):
+                data[name] = None
+            for line in data["lines"]:
+                line["unit_price_fen"] = line["total_fen"] = line["refunded_fen"] = None
+        return data
 
 
 _MOMENT = serializers.DateTimeField()  # DRF's own rendering of a moment (ISO 8601, local zone)
@@ -212,6 +224,12 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
         from shop.selectors.timeline import event_sentence
 
         return event_sentence(event, event.order)
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        if event.order.kind == Order.Kind.GIFT_CLAIM:
+            data["data"] = {}  # amounts a gift's recipient must not read
+        return data
 
 
 class AfterSalesOutputSerializer(serializers.ModelSerializer):

@@ -52,6 +52,24 @@ class Order(models.Model):
     )
     # Orders placed together from one cart share a checkout id (one per shop, like WeChat).
     checkout_id = models.UUIDField(db_index=True, null=True, blank=True, verbose_name=_("checkout id"))
+    # A sub-order split off a paid line of another order (a claimed gift copy): it starts paid, ships
+    # to its own address, and its refunds go back through the parent's payment.
+    parent_order = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_orders",
+        verbose_name=_("parent order"),
+    )
+    parent_line = models.ForeignKey(
+        "shop.OrderLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sub_orders",
+        verbose_name=_("parent order line"),
+    )
 
     items_fen = models.BigIntegerField(_("items (fen)"))
     shipping_fen = models.BigIntegerField(_("shipping (fen)"), default=0)
@@ -192,6 +210,7 @@ class OrderEvent(models.Model):
         AFTER_SALES_CLOSED = "after_sales_closed", _("After-sales closed")
         REFUND_ABNORMAL = "refund_abnormal", _("Refund abnormal")
         CLOSED = "closed", _("Closed")
+        SUB_ORDER = "sub_order", _("Sub-order split off")
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", verbose_name=_("order"))
     actor = models.ForeignKey(

@@ -19,6 +19,14 @@ def event_sentence(event: OrderEvent, order: Order) -> str:
     """One event as a sentence for the buyer, in the active language."""
     data = event.data or {}
     amount = _amount(event)
+    if order.kind == Order.Kind.GIFT_CLAIM:
+        # A gift's recipient never reads what the giver paid.
+        if event.kind == K.PAID:
+            return _("Gift accepted")
+        if event.kind in (K.REFUND_REQUESTED, K.REFUNDED, K.REFUND_FAILED, K.REFUND_ABNORMAL):
+            return str(event.get_kind_display())
+    if event.kind == K.SUB_ORDER:
+        return _("A gift copy was accepted")
     if event.kind == K.PLACED:
         return _("Order placed, %(amount)s to pay") % {"amount": format_fen(order.total_fen)}
     if event.kind == K.PAID:

@@ -137,6 +137,11 @@ def after_sales_create(
             raise DomainError(_("Choose an item of this order."), field="line_id")
         if not after_sales_window_open(order):
             raise AfterSalesNotAllowed()
+        if order.kind == Order.Kind.GIFT:
+            # A gift's copies are refunded when unclaimed; a claimed copy's recipient asks on theirs.
+            raise AfterSalesNotAllowed(
+                _("Unclaimed gift copies are refunded by themselves; claimed ones by their recipients.")
+            )
         if kind == AfterSalesRequest.Kind.RETURN_REFUND and order.status == Order.Status.PAID:
             raise AfterSalesNotAllowed(
                 _("The order has not shipped yet: ask for a refund only."), field="kind"

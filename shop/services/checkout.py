@@ -86,7 +86,7 @@ def _thumbnail_url(source_name: str) -> str:
     return ProductImage(image=source_name).thumbnail.url
 
 
-def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
+def _merge_items(items: Sequence[tuple[int, int]], max_quantity: int = MAX_LINE_QUANTITY) -> dict[int, int]:
     merged: dict[int, int] = defaultdict(int)
     for sku_id, quantity in items:
         try:
@@ -98,7 +98,7 @@ def _merge_items(items: Sequence[tuple[int, int]]) -> dict[int, int]:
         merged[sku_id] += quantity
     if not merged:
         raise EmptyCart()
-    if any(quantity > MAX_LINE_QUANTITY for quantity in merged.values()):
+    if any(quantity > max_quantity for quantity in merged.values()):
         raise InvalidQuantity(field="quantity")
     return dict(merged)
 
@@ -202,6 +202,7 @@ def checkout_place(
     cart_id: int | None = None,
     kind: str = Order.Kind.STANDARD,
     checkout_context: Mapping | None = None,
+    max_quantity: int = MAX_LINE_QUANTITY,
 ) -> list[Order]:
     """Place one order per shop for `items` [(sku_id, quantity)], shipped to one of the buyer's
     addresses, with an optional note per shop ({shop_id: note}; `note` for shops not named there).
@@ -218,8 +219,11 @@ def checkout_place(
 
     `checkout_context` (from `shop.hooks.checkout_context(request)`) goes to the registered checkout
     line hooks, which run inside this transaction before the lines are written.
+
+    `kind` gift places an order with no address (a gift's copies ship as sub-orders when claimed,
+    shop/services/sub_orders.py); `max_quantity` lets such an order hold more units than a cart line.
     """
-    quantities = _merge_items(items)
+    quantities = _merge_items(items, max_quantity)
     address = None
     if kind == Order.Kind.STANDARD:
         address = _buyer_address(buyer=buyer, address_id=address_id)

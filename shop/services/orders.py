@@ -316,6 +316,11 @@ def order_ship(
         return order
     if order.status != S.PAID:
         raise _refuse(order, pgettext("order action", "shipped"))
+    if order.kind == Order.Kind.GIFT:
+        raise InvalidTransition(
+            _("Order %(number)s is a gift: each claimed copy ships as its own sub-order.")
+            % {"number": order.number}
+        )
     if order.refunded_fen >= order.total_fen:
         raise InvalidTransition(_("Order %(number)s was refunded in full.") % {"number": order.number})
     _refuse_shipping_while_money_is_open(order)

@@ -55,6 +55,7 @@ from shop.services.orders import (
 )
 from shop.services.staff_permissions import StaffPermission, staff_require
 from shop.services.stock import stock_return
+from shop.services.sub_orders import moved_units, order_lines_open
 from shop.templatetags.money import format_fen
 
 logger = logging.getLogger(__name__)
@@ -103,11 +104,15 @@ def order_refund_balances(order: Order) -> tuple[dict[int, LineBalance], int]:
     )
     held_by_line = {row["line_id"]: (row["quantity"], row["fen"]) for row in held}
     balances = {}
-    for line_id, quantity, total_fen in OrderLine.objects.filter(order=order).values_list(
-        "pk", "quantity", "total_fen"
-    ):
+    rows = list(OrderLine.objects.filter(order=order).values_list("pk", "quantity", "total_fen"))
+    # Units split off into sub-orders (claimed gift copies) are theirs to refund, not the parent's.
+    moved = moved_units([row[0] for row in rows]) if order.kind == Order.Kind.GIFT else {}
+    for line_id, quantity, total_fen in rows:
         taken_quantity, taken_fen = held_by_line.get(line_id, (0, 0))
-        balances[line_id] = LineBalance(quantity - taken_quantity, total_fen - taken_fen)
+        moved_quantity, moved_fen = moved.get(line_id, (0, 0))
+        balances[line_id] = LineBalance(
+            quantity - taken_quantity - moved_quantity, total_fen - taken_fen - moved_fen
+        )
     shipping_taken = (
         Refund.objects.filter(order=order, status__in=Refund.HOLDING).aggregate(n=Sum("shipping_fen"))["n"]
         or 0
@@ -215,8 +220,10 @@ def _planned_lines(
 
 
 def order_payment(order: Order) -> Payment | None:
-    """The succeeded payment that paid for the order (refunds go back through it)."""
-    return Payment.objects.filter(order=order, status=Payment.Status.SUCCEEDED).order_by("pk").first()
+    """The succeeded payment that paid for the order (refunds go back through it); for a sub-order,
+    its parent's."""
+    paid_for = order.parent_order_id or order.pk
+    return Payment.objects.filter(order_id=paid_for, status=Payment.Status.SUCCEEDED).order_by("pk").first()
 
 
 def refund_event_data(refund: Refund, lines: list[RefundLine]) -> dict:
@@ -499,6 +506,9 @@ def _locked_refund(out_refund_no: str) -> tuple[Order, Refund]:
 
 
 def _all_lines_refunded(order: Order) -> bool:
+    """Every unit of every line refunded (or, for a gift order, moved to a claim sub-order)."""
+    if order.kind == Order.Kind.GIFT:
+        return not order_lines_open(order)
     return (
         not OrderLine.objects.filter(order=order)
         .filter(refunded_quantity__lt=F("quantity"), refunded_fen__lt=F("total_fen"))
@@ -550,7 +560,12 @@ def refund_settle(
             data=data,
         )
         notify_user(
-            user_id=order.buyer_id,
+            # A sub-order's money was its parent's buyer's (a claimed gift: the giver's).
+            user_id=(
+                Order.objects.filter(pk=order.parent_order_id).values_list("buyer_id", flat=True).first()
+                if order.parent_order_id
+                else order.buyer_id
+            ),
             key=f"refund-succeeded:{refund.pk}",
             kind="refund_succeeded",
             title=_("Refund of %(amount)s for order %(number)s succeeded")

@@ -72,3 +72,20 @@ def stock_return(*, quantities: Mapping[int, int]) -> None:
     SKU.objects.filter(pk__in=quantities).update(
         stock=F("stock") + Case(*(When(pk=sku_id, then=n) for sku_id, n in quantities.items()))
     )
+
+
+def stock_move(*, from_sku_id: int | None, to_sku_id: int, quantity: int) -> None:
+    """Move `quantity` units held for an order from one SKU to another, inside the caller's
+    transaction: the units go back to `from_sku_id` (skipped when it was deleted) and are taken from
+    `to_sku_id`, or nothing happens (OutOfStock naming `to_sku_id`). Both rows are locked in
+    primary-key order first, so two moves in opposite directions queue instead of deadlocking."""
+    if quantity <= 0 or from_sku_id == to_sku_id:
+        return
+    assert transaction.get_connection().in_atomic_block, "stock_move needs the caller's transaction"
+    ids = [sku_id for sku_id in (from_sku_id, to_sku_id) if sku_id]
+    locked = {sku.pk: sku.stock for sku in lock_ordered(SKU.objects.filter(pk__in=ids).only("pk", "stock"))}
+    if locked.get(to_sku_id, 0) < quantity:
+        raise OutOfStock(field="sku_id")
+    SKU.objects.filter(pk=to_sku_id, stock__gte=quantity).update(stock=F("stock") - quantity)
+    if from_sku_id in locked:
+        SKU.objects.filter(pk=from_sku_id).update(stock=F("stock") + quantity)

@@ -1,9 +1,9 @@
-"""The back office's badge: on every admin page, how many orders wait to be shipped and how many
-after-sales requests wait for an answer, linking to the "today" page."""
+"""The back office's badge: on every admin page, whose shop this is, how many orders wait to be shipped
+and how many after-sales requests wait for an answer, linking to the "today" page."""
 
 from django import template
 
-from shop.admin.scoping import request_is_merchant_staff, request_shop_ids
+from shop.admin.scoping import request_is_merchant_staff, request_shop_ids, request_shop_names
 from shop.selectors.backoffice import backoffice_todo_counts
 
 register = template.Library()
@@ -18,4 +18,4 @@ def backoffice_badge(context):
     counts = getattr(request, "_backoffice_todo_counts", None)
     if counts is None:
         counts = request._backoffice_todo_counts = backoffice_todo_counts(shop_ids=request_shop_ids(request))
-    return {"counts": counts}
+    return {"counts": counts, "shop_names": request_shop_names(request)}

@@ -173,3 +173,77 @@ def test_targeted_and_exclusive_rates(setup):
     assert line_of(buy(client, make_buyer(), sku)).attribution is None
     offer(sku, 3000, kind="exclusive", exclusive_promoter=creator)
     assert line_of(buy(client, make_buyer(), sku)).attribution["plan"] == "exclusive"
+
+
+def test_an_exclusive_plan_can_name_a_sharer(setup):
+    """A merchant names a 推客 (joined under an agency) on an exclusive plan: the 推客 makes their own
+    link for the product, the line goes to them with no creator, and the ledger pays the agency its
+    fee and the 推客 the rest; the creator's link and other 推客 earn nothing on it; other 推客 cannot
+    make such a link."""
+    from affiliates.errors import NotInPool
+    from affiliates.ledger import ledger_sync
+    from affiliates.models import CommissionEntry
+    from affiliates.selectors import affiliate_sales
+    from tests.affiliates.helpers import pay_order
+
+    sku, creator, creator_link_ = setup
+    agency = services.agency_create(name="推客机构", service_fee_bp=1000)
+    sharer = make_promoter(role="sharer", name="小推")
+    services.sharer_bind(promoter=sharer, invitation_code=agency.invitation_code)
+    outsider = make_sharer(under=creator)
+    offer(sku, 2000, kind="exclusive", exclusive_promoter=sharer)
+    with pytest.raises(NotInPool):
+        services.sharer_link_create(promoter=outsider, scene="chat", product_id=sku.product_id)
+    link = services.sharer_link_create(promoter=sharer, scene="moments", product_id=sku.product_id)
+    assert (link.creator_id, link.parent_id) == (sharer.pk, None)
+
+    client = Client()
+    click(client, creator_link_)  # the creator's link no longer earns on this product
+    assert line_of(buy(client, make_buyer(), sku)).attribution is None
+    click(client, link)
+    order = pay_order(buy(client, make_buyer(), sku))
+    source = line_of(order).attribution
+    assert (source["creator"], source["sharer"], source["agency"], source["plan"], source["rate_bp"]) == (
+        None,
+        sharer.pk,
+        agency.pk,
+        "exclusive",
+        2000,
+    )
+    ledger_sync()
+    paid = dict(CommissionEntry.objects.filter(order=order).values_list("role", "amount_fen"))
+    assert paid == {"agency": 200, "sharer": 1800}  # ¥100 × 20% = ¥20: 10% fee, the rest to the 推客
+    [row] = affiliate_sales(group_by="promoter").filter(promoter__display_name="小推")
+    assert (row["orders"], row["sales_fen"]) == (1, 10000)
+
+
+def test_a_sharer_makes_an_exclusive_link_through_page_and_api(setup):
+    from rest_framework.authtoken.models import Token
+
+    sku, _creator, _link = setup
+    sharer = make_promoter(role="sharer", name="小推")
+    offer(sku, 2000, kind="exclusive", exclusive_promoter=sharer)
+    client = Client()
+    client.force_login(sharer.user)
+    page = client.get("/promoter/links/").content.decode()
+    assert sku.product.title in page
+    response = client.post("/promoter/links/", {"product_id": sku.product_id, "scene": "chat"})
+    assert response.status_code == 302
+    assert client.post("/promoter/links/", {"scene": "chat"}).status_code == 400  # neither given
+    token = Token.objects.create(user=sharer.user).key
+    api = Client(HTTP_AUTHORIZATION=f"Token {token}")
+    made = api.post(
+        "/api/v1/promoter/links/",
+        {"product_id": sku.product_id, "scene": "group"},
+        content_type="application/json",
+    )
+    assert made.status_code == 201 and made.json()["product"] == sku.product_id
+    other = make_sku()
+    offer(other, 1000)  # public: a 推客 shares it only through a creator's link
+    refused = api.post(
+        "/api/v1/promoter/links/",
+        {"product_id": other.product_id, "scene": "group"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "product_id" in refused.json()
+    assert sharer.links.count() == 2

@@ -1,6 +1,6 @@
 """The back office in a phone-sized Chromium, as a merchant: the themed home ("today"), an order page,
-the batch-ship preview and the dashboard chart drawn by the vendored Chart.js. Screenshots in
-test-artifacts/screenshots/."""
+the batch-ship preview, the product-sheet preview with an error per row, and the dashboard chart drawn
+by the vendored Chart.js. Screenshots in test-artifacts/screenshots/."""
 
 import pytest
 import tablib
@@ -35,6 +35,7 @@ def test_merchant_back_office(page, merchant_with_orders, password, screenshot, 
     assert page.get_by_test_id("card-to-ship").locator("b").inner_text() == "3"
     assert "¥552.00" in page.get_by_test_id("card-sales").inner_text()
     assert page.get_by_test_id("todo-badge").is_visible()
+    assert page.get_by_test_id("shop-name").inner_text() == orders[0].shop.name
     screenshot(page, "today")
 
     # An order: money in yuan, no Save button.
@@ -59,6 +60,28 @@ def test_merchant_back_office(page, merchant_with_orders, password, screenshot, 
     assert page.get_by_test_id("batch-ship-confirm").count() == 0
     screenshot(page, "batch-ship-preview")
     assert not Order.objects.filter(status=Order.Status.SHIPPED).exists()
+
+    # Products from a sheet, one row per SKU: the preview shows each row's error, and imports nothing.
+    from tests.shop.factories import CategoryFactory
+
+    CategoryFactory(name="连衣裙")
+    sheet = tmp_path / "products.xlsx"
+    headers = ["ID", "标题", "店铺", "分类", "规格（名:值; …）", "价格（元）", "原价（元）", "库存", "编码"]
+    dataset = tablib.Dataset(
+        ["", "碎花连衣裙", "", "连衣裙", "颜色:红色; 尺码:M", "129.00", "199.00", 10, "RED-M"],
+        ["", "碎花连衣裙", "", "连衣裙", "颜色:红色; 尺码:M", "129.00", "", 5, "RED-M2"],
+        ["", "碎花连衣裙", "", "连衣裙", "颜色:蓝色; 尺码:L", "12.345", "", 3, "BLUE-L"],
+        headers=headers,
+    )
+    sheet.write_bytes(XLSX().export_data(dataset))
+    page.goto("/admin/shop/product/import/")
+    page.set_input_files("input[name=import_file]", str(sheet))
+    page.select_option("select[name=format]", label="xlsx")
+    page.locator("input[type=submit], button[type=submit]").first.click()
+    page.wait_for_selector("text=第 1 行已有这个组合")
+    assert page.locator("text=最多两位小数").count() >= 1
+    assert page.locator("form[action*=process_import]").count() == 0
+    screenshot(page, "product-import-preview")
 
     # The dashboard's chart is drawn by Chart.js, served by the app.
     page.goto("/admin/shop/shop/dashboard/")

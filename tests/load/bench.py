@@ -68,7 +68,9 @@ BENCH_MODULES = [
     "tests.load.bench_catalog",
     "tests.load.bench_checkout",
     "tests.load.bench_affiliates",
+    "tests.load.bench_promoter",
     "tests.load.bench_admin",
+    "tests.load.bench_gifting",
 ]
 if os.environ.get("BENCH_ONLY"):  # e.g. BENCH_ONLY=tests.load.bench_catalog: measure just those modules
     BENCH_MODULES = os.environ["BENCH_ONLY"].split(",")

@@ -1,7 +1,11 @@
 """Affiliate figures for `make bench` (see tests/load/bench.py for ctx).
 
-- click_redirect_ratio: requests/s of GET /t/<code> (record the click in the Redis buffer, sign and
-  set the attribution cookie, 302) over the bare view's, measured in turns. Goal >= 0.7.
+- click_redirect_ratio: requests/s of GET /t/<code> (look the link up and commit the click to the
+  PostgreSQL inbox in one prepared statement, sign and set the attribution cookie, 302) over the bare
+  view's, measured in turns. Goal >= 0.7.
+- showcase_ratio, signed_in_showcase_ratio: a creator's public showcase /s/<code>/ (shared part
+  cached, the visitor's parts layered on) signed out, and signed in as the demo shopper, over the
+  bare view's.
 - checkout_attributed_ratio: orders/s of POST /api/v1/checkout/buy-now/ for a product whose
   buyers all clicked a creator's link (each order line attributed, snapshot written in checkout's
   transaction) over orders/s for a product nobody promotes, same buyers, in turns. Goal >= 0.85.
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 import statistics
 
+from tests.load.bench_catalog import _shopper_credentials
 from tests.load.bench_checkout import BUY_NOW, CONNECTIONS, ROUNDS, SECONDS, _last_line
 
 BUYERS = 64
@@ -62,7 +67,8 @@ with transaction.atomic():
         Click.objects.create(click_id=uuid.uuid4(), link=link, visitor=uuid.uuid4().hex, user=user,
                              clicked_at=now - timedelta(hours=1))
         buyers.append((Token.objects.create(user=user).key, address.pk))
-print(json.dumps({"code": link.code, "plain": plain.pk, "promoted": promoted.pk, "buyers": buyers}))
+print(json.dumps({"code": link.code, "showcase": creator.showcase_code, "plain": plain.pk,
+                  "promoted": promoted.pk, "buyers": buyers}))
 """
 
 SETTLE = r"""
@@ -132,8 +138,14 @@ print(statistics.median(job_runs), statistics.median(sql_runs))
 def run(ctx) -> list[tuple[str, float, str]]:
     data = json.loads(_last_line(ctx.manage("shell", "-c", SETUP % {"buyers": BUYERS})))
     figures = []
-    click_rps, click_ratio = ctx.against_bare(f"/t/{data['code']}")
+    click_rps, click_ratio = ctx.against_bare(f"/t/{data['code']}", name="click_redirect")
     figures += [("click_redirect_rps", click_rps, "req/s"), ("click_redirect_ratio", click_ratio, "x")]
+
+    cookie, _token = _shopper_credentials(ctx)
+    showcase = f"/s/{data['showcase']}/"
+    for name, headers in (("showcase", ()), ("signed_in_showcase", (f"Cookie: {cookie}",))):
+        rps, ratio = ctx.against_bare(showcase, name=name, headers=headers)
+        figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
 
     buyers = ",".join(f"{token}:{address}" for token, address in data["buyers"])
     plain_env = {"BENCH_BUYERS": buyers, "BENCH_SKU": str(data["plain"])}

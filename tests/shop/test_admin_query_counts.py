@@ -33,6 +33,7 @@ OPERATOR_ONLY = {
     "admin:accounts_address_changelist": 6,
     "admin:accounts_friendrequest_changelist": 6,
     "admin:accounts_notification_changelist": 9,
+    "admin:outbox_message_changelist": 6,
 }
 EXTRA_URLS = [
     "/admin/today/",

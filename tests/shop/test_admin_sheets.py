@@ -262,7 +262,10 @@ def test_product_sheet_imports_several_skus_per_product_with_specs(client, shop)
     assert [d.name for d in dress.spec_dimensions.order_by("position")] == ["颜色", "尺码"]
     skus = {sku.spec_label: sku for sku in dress.skus.all()}
     assert set(skus) == {"红色 / M", "红色 / L", "蓝色 / M", "蓝色 / L"}
-    got = {label: (s.price_fen, s.original_price_fen, s.stock, s.code, s.is_active) for label, s in skus.items()}
+    got = {
+        label: (sku.price_fen, sku.original_price_fen, sku.stock, sku.code, sku.is_active)
+        for label, sku in skus.items()
+    }
     assert got["红色 / M"] == (12900, 19900, 10, "RED-M", True)
     assert got["红色 / L"] == (12900, None, 5, "RED-L", True)
     assert got["蓝色 / M"] == (13950, None, 0, "BLUE-M", True)

@@ -87,6 +87,9 @@ def test_every_admin_page_carries_the_to_do_badge(client, merchant, shop, other_
         html = client.get(url).content.decode()
         assert 'data-testid="todo-badge"' in html
         assert re.search(r'data-count="to_ship">1<', html) and re.search(r'data-count="after_sales">1<', html)
+        # Whose back office this is: the merchant's shop, named on every page (not another shop's).
+        assert re.search(rf'data-testid="shop-name">{re.escape(shop.name)}<', html)
+        assert other_shop.name not in html
 
 
 def test_shoppers_get_no_back_office(client, shopper):

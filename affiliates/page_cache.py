@@ -1,0 +1,58 @@
+"""The public affiliate pages (a creator's showcase `/s/<code>/`, a link's share card
+`/card/<code>/`) are built like the catalog's list pages (shop/catalog_cache.py): the part every
+visitor shares is cached per language with the catalog generation, so a merchant's edit of a title,
+price or status retires it with every other list, and the visitor's own parts are markers filled per
+request. What only affiliates change drops the page on commit: the creator's profile or status, the
+showcase's items, the link. Stale at most CATALOG_CACHE_SECONDS if a drop is missed (Redis away)."""
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from affiliates.models import Promoter, ShowcaseItem, TrackedLink
+from shop.catalog_cache import cache_logger, list_key
+
+
+def showcase_key(code: str, language: str) -> str:
+    return list_key(name="affiliates-showcase", language=language, parts=[code])
+
+
+def card_key(code: str, language: str) -> str:
+    return list_key(name="affiliates-card", language=language, parts=[code])
+
+
+def _drop(keys: list[str]) -> None:
+    try:
+        cache.delete_many(keys)
+    except Exception:  # a cache away is a miss later; the entries expire on their own
+        cache_logger.warning("could not drop affiliate pages %s", keys[:4], exc_info=True)
+
+
+def pages_drop(*, showcase_codes=(), link_codes=()) -> None:
+    """Drop these showcases' and cards' shared parts (every language) once the transaction commits."""
+    languages = [code for code, _name in settings.LANGUAGES]
+    keys = [showcase_key(c, lang) for c in showcase_codes for lang in languages]
+    keys += [card_key(c, lang) for c in link_codes for lang in languages]
+    if keys:
+        transaction.on_commit(lambda: _drop(keys))
+
+
+@receiver(post_save, sender=Promoter, dispatch_uid="affiliates.pages_on_promoter")
+def _promoter_changed(sender, instance: Promoter, **kwargs) -> None:
+    # Name, introduction and status show on the showcase and on every card of the promoter's links.
+    codes = list(TrackedLink.objects.filter(promoter=instance).values_list("code", flat=True)[:1000])
+    pages_drop(showcase_codes=[instance.showcase_code], link_codes=codes)
+
+
+@receiver([post_save, post_delete], sender=ShowcaseItem, dispatch_uid="affiliates.pages_on_item")
+def _item_changed(sender, instance: ShowcaseItem, **kwargs) -> None:
+    code = Promoter.objects.filter(pk=instance.creator_id).values_list("showcase_code", flat=True).first()
+    if code:
+        pages_drop(showcase_codes=[code])
+
+
+@receiver(post_save, sender=TrackedLink, dispatch_uid="affiliates.pages_on_link")
+def _link_changed(sender, instance: TrackedLink, **kwargs) -> None:
+    pages_drop(link_codes=[instance.code])

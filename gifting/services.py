@@ -1,0 +1,592 @@
+"""Every change to gifts: giving, opening, joining a draw, claiming, thanking, and the timers.
+
+Lock order (never the other way round): the recipient's user row (only when a new address is saved)
+→ the gift row → the gift's shop order → payment and refunds → SKUs. A claim and the expiry job both
+start by locking the gift row, so for each copy exactly one of them wins: a claim that comes second
+finds the gift expired, an expiry that comes second counts the claim and refunds one copy less.
+
+Money never lives here: the gift is a shop order of kind `gift`; claims become shop sub-orders
+(shop/services/sub_orders.py) and unclaimed copies go back through the shop's per-line refunds.
+The timers are set-based and compare gifts with their order's claims and refunds, so running them
+twice, or after a lost event, changes nothing the first run did not.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Address, Friendship
+from accounts.services import address_create, notification_deliver
+from gifting.draw import draw_seed_new, draw_winners
+from gifting.errors import (
+    GiftAllTaken,
+    GiftAlreadyClaimed,
+    GiftDrawClosed,
+    GiftExpired,
+    GiftFriendsOnly,
+    GiftNotFound,
+    GiftNotOpen,
+    GiftNotWinner,
+    GiftOwn,
+    GiftPriceTooHigh,
+    GiftSkuPriceDiffers,
+    InvalidGift,
+    NotGiftable,
+)
+from gifting.models import (
+    MESSAGE_MAX_LENGTH,
+    THANKS_MAX_LENGTH,
+    Gift,
+    GiftClaim,
+    GiftEntry,
+    NonGiftableCategory,
+)
+from outbox.services import outbox_message
+from shop.models import SKU, Order, Refund
+from shop.services.checkout import checkout_place
+from shop.services.errors import NotPurchasable
+from shop.services.locking import lock_ordered
+from shop.services.orders import notify_user
+from shop.services.refunds import RefundLineSpec, order_refund_balances, refund_create
+from shop.services.sub_orders import merchant_user_ids_of_order, sub_order_create
+from shop.templatetags.money import format_fen
+
+G = Gift.Status
+DRAW_HOURS_CHOICES = (1, 2, 6, 12)
+
+
+def _token() -> str:
+    # 24 URL-safe characters: 144 random bits, not guessable and not enumerable.
+    return secrets.token_urlsafe(18)
+
+
+def gift_url(gift: Gift) -> str:
+    return reverse("gifting:claim", args=[gift.token])
+
+
+def giver_gift_url(gift: Gift) -> str:
+    return reverse("gifting:sent-detail", args=[gift.token])
+
+
+# --- giving --------------------------------------------------------------------------------------
+
+
+def sku_gift_check(sku: SKU) -> None:
+    """Refuse a SKU that cannot be a gift: its category (or a parent category) is marked not
+    giftable by the operator, or its price is above GIFT_MAX_PRICE."""
+    category = sku.product.category
+    blocked = set(NonGiftableCategory.objects.values_list("category_id", flat=True))
+    while category is not None:
+        if category.pk in blocked:
+            raise NotGiftable(field="sku_id")
+        category = category.parent
+    if sku.price_fen > settings.GIFT_MAX_PRICE_FEN:
+        raise GiftPriceTooHigh(
+            _("Items above %(limit)s cannot be sent as gifts.")
+            % {"limit": format_fen(settings.GIFT_MAX_PRICE_FEN)},
+            field="sku_id",
+        )
+
+
+def product_giftable(product) -> bool:
+    """Whether any SKU of the product may be a gift (for showing the 送给朋友 button)."""
+    skus = [sku for sku in product.skus.all() if sku.is_active]
+    for sku in skus:
+        sku.product = product
+        try:
+            sku_gift_check(sku)
+            return True
+        except (NotGiftable, GiftPriceTooHigh):
+            continue
+    return False
+
+
+def gift_create(
+    *,
+    giver,
+    sku_id,
+    copies=1,
+    mode: str = Gift.Mode.FRIEND,
+    message: str = "",
+    channel: str = Gift.Channel.FRIEND_CHAT,
+    friends_only: bool = False,
+    draw_hours: int | None = None,
+    checkout_id=None,
+    checkout_context=None,
+) -> Gift:
+    """Place a gift order for `copies` of `sku_id` (no address) and the gift with its share token.
+    The giver then pays the order as any other; the gift opens for claims when it is paid.
+
+    Refuses (nothing written): a SKU not on sale, not giftable (NotGiftable), above GIFT_MAX_PRICE
+    (GiftPriceTooHigh), a message over 100 characters, copies out of 1..GIFT_MAX_COPIES or more than
+    one copy for one friend, an unknown mode or channel, a lucky draw without a valid draw time,
+    too little stock (OutOfStock). `checkout_id` makes a repeated submit return the same gift.
+    """
+    message = (message or "").strip()
+    if len(message) > MESSAGE_MAX_LENGTH:
+        raise InvalidGift(
+            _("Keep the message to %(n)s characters.") % {"n": MESSAGE_MAX_LENGTH}, field="message"
+        )
+    if mode not in Gift.Mode.values:
+        raise InvalidGift(_("Choose who the gift is for."), field="mode")
+    if channel not in Gift.Channel.values:
+        raise InvalidGift(_("Choose where you send it."), field="channel")
+    try:
+        copies = int(copies)
+    except (TypeError, ValueError):
+        raise InvalidGift(_("Enter a number of copies."), field="copies") from None
+    if mode == Gift.Mode.FRIEND and copies != 1:
+        raise InvalidGift(_("A gift for one friend is one copy."), field="copies")
+    if not 1 <= copies <= settings.GIFT_MAX_COPIES:
+        raise InvalidGift(
+            _("Choose between 1 and %(n)s copies.") % {"n": settings.GIFT_MAX_COPIES}, field="copies"
+        )
+    if mode == Gift.Mode.DRAW:
+        try:
+            draw_hours = int(draw_hours)
+        except (TypeError, ValueError):
+            draw_hours = 0
+        if draw_hours not in DRAW_HOURS_CHOICES or draw_hours >= settings.GIFT_CLAIM_HOURS:
+            raise InvalidGift(_("Choose when the lucky draw takes place."), field="draw_hours")
+    else:
+        draw_hours = None
+    sku = SKU.objects.select_related("product__category__parent", "product__shop").filter(pk=sku_id).first()
+    if sku is None:
+        raise NotPurchasable(field="sku_id")
+    sku_gift_check(sku)
+    with transaction.atomic():
+        orders = checkout_place(
+            buyer=giver,
+            address_id=None,
+            items=[(sku.pk, copies)],
+            kind=Order.Kind.GIFT,
+            checkout_id=checkout_id,
+            checkout_context=checkout_context,
+            max_quantity=settings.GIFT_MAX_COPIES,
+        )
+        order = orders[0]
+        existing = Gift.objects.filter(order=order).first()
+        if existing is not None:
+            return existing
+        seed, digest = draw_seed_new() if mode == Gift.Mode.DRAW else ("", "")
+        gift = Gift.objects.create(
+            token=_token(),
+            giver=giver,
+            order=order,
+            order_line=order.lines.all()[0],
+            product_id=sku.product_id,
+            sku=sku,
+            mode=mode,
+            copies=copies,
+            message=message,
+            channel=channel,
+            friends_only=bool(friends_only),
+            # Until it is paid, `draw_at` holds the draw's delay; opening turns it into a time.
+            draw_at=(timezone.now() + timedelta(hours=draw_hours)) if draw_hours else None,
+            draw_seed=seed,
+            draw_seed_sha256=digest,
+        )
+    return gift
+
+
+# --- following the order ---------------------------------------------------------------------------
+
+_OPEN_PAID_SQL = """
+UPDATE gifting_gift AS g
+SET status = 'open',
+    claim_deadline = o.paid_at + make_interval(hours => %(hours)s),
+    draw_at = CASE WHEN g.draw_at IS NULL THEN NULL
+                   ELSE o.paid_at + (g.draw_at - g.created_at) END
+FROM shop_order AS o
+WHERE g.order_id = o.id AND g.status = 'awaiting_payment' AND o.paid_at IS NOT NULL {extra}
+"""
+
+_CANCEL_UNPAID_SQL = """
+UPDATE gifting_gift AS g SET status = 'cancelled'
+FROM shop_order AS o
+WHERE g.order_id = o.id AND g.status = 'awaiting_payment' AND o.status = 'cancelled' {extra}
+"""
+
+
+def gifts_follow_orders(*, gift_ids: list[int] | None = None) -> int:
+    """Set-based: gifts awaiting payment whose order is paid open for claims (claim deadline =
+    paid + GIFT_CLAIM_HOURS; a draw's time moves with it); those whose order was cancelled are
+    cancelled. Idempotent. Returns gifts changed."""
+    extra, params = "", {"hours": settings.GIFT_CLAIM_HOURS}
+    if gift_ids is not None:
+        extra, params["ids"] = "AND g.id = ANY(%(ids)s)", list(gift_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_PAID_SQL.format(extra=extra), params)
+        changed = cursor.rowcount
+        cursor.execute(_CANCEL_UNPAID_SQL.format(extra=extra), params)
+        return changed + cursor.rowcount
+
+
+def gift_by_token(token: str) -> Gift:
+    """The gift behind a share token (GiftNotFound for anything else), brought up to date with its
+    order first."""
+    token = (token or "").strip()
+    if not token or len(token) > 32:
+        raise GiftNotFound()
+    gift = Gift.objects.select_related("product", "sku", "giver", "order_line").filter(token=token).first()
+    if gift is None:
+        raise GiftNotFound()
+    if gift.status == G.AWAITING_PAYMENT and gifts_follow_orders(gift_ids=[gift.pk]):
+        gift.refresh_from_db()
+    return gift
+
+
+def gift_mark_opened(*, gift: Gift, user) -> None:
+    """Record the first time someone other than the giver opened the link (for the timeline)."""
+    if gift.opened_at is None and getattr(user, "pk", None) != gift.giver_id:
+        now = timezone.now()
+        if Gift.objects.filter(pk=gift.pk, opened_at__isnull=True).update(opened_at=now):
+            gift.opened_at = now
+
+
+# --- receiving -----------------------------------------------------------------------------------
+
+
+def _check_may_receive(gift: Gift, user) -> None:
+    if user.pk == gift.giver_id:
+        raise GiftOwn()
+    if gift.friends_only and not Friendship.objects.filter(user_id=gift.giver_id, friend_id=user.pk).exists():
+        raise GiftFriendsOnly()
+
+
+def _refuse_closed(gift: Gift, now: datetime) -> None:
+    if gift.status == G.EXPIRED or (gift.status == G.OPEN and gift.claim_deadline <= now):
+        raise GiftExpired()
+    if gift.status == G.FINISHED:
+        raise GiftAllTaken()
+    if gift.status != G.OPEN:
+        raise GiftNotOpen()
+
+
+def gift_enter_draw(*, token: str, user) -> GiftEntry:
+    """Join a lucky draw before it is drawn. Joining twice returns the first entry."""
+    gift = gift_by_token(token)
+    if gift.mode != Gift.Mode.DRAW:
+        raise GiftNotOpen()
+    _check_may_receive(gift, user)
+    now = timezone.now()
+    _refuse_closed(gift, now)
+    with transaction.atomic():
+        locked = lock_ordered(Gift.objects.filter(pk=gift.pk))[0]
+        if locked.drawn_at is not None or locked.draw_at <= now:
+            raise GiftDrawClosed()
+        entry, _created = GiftEntry.objects.get_or_create(gift=gift, user=user)
+    return entry
+
+
+def _claim_address(*, recipient, address_id=None, address: dict | None = None) -> dict:
+    if address_id not in (None, ""):
+        found = (
+            Address.objects.filter(pk=address_id, user=recipient).first()
+            if str(address_id).isdigit()
+            else None
+        )
+        if found is None:
+            raise InvalidGift(_("Choose one of your addresses."), field="address_id")
+    elif address:
+        fields = ("recipient_name", "phone", "province", "city", "district", "detail")
+        found = address_create(user=recipient, **{name: str(address.get(name) or "") for name in fields})
+    else:
+        raise InvalidGift(_("Choose or enter the address to send it to."), field="address_id")
+    return {
+        "recipient_name": found.recipient_name,
+        "phone": found.phone,
+        "province": found.province,
+        "city": found.city,
+        "district": found.district,
+        "detail": found.detail,
+    }
+
+
+def gift_claim(
+    *, token: str, recipient, sku_id=None, address_id=None, address: dict | None = None
+) -> GiftClaim:
+    """Accept one copy: it becomes a paid shop sub-order for `recipient`, shipped to one of their
+    addresses (`address_id`) or a new one (`address`, saved to their book), of the gift's SKU or
+    another active SKU of the product at the price the giver paid (its stock moves atomically).
+
+    Refuses, changing nothing: a bad token (GiftNotFound), the giver (GiftOwn), a non-friend of a
+    friends-only gift, an expired gift, a second claim by the same person (GiftAlreadyClaimed, also
+    when both arrive at once: the unique constraint decides), every copy gone (GiftAllTaken), a lucky
+    draw not won (GiftNotWinner), a SKU at another price, no stock for the switched SKU (OutOfStock),
+    a bad address.
+
+    One transaction. Everything that can be read first is read before any lock; then the gift row is
+    locked by the conditional UPDATE that counts the claim (`claimed_count < copies`, still open,
+    before the deadline), then the order (sub_order_create), and the rest is two INSERTs and the
+    commit, so the one row every claimer of a gift waits for is held briefly.
+    """
+    gift = gift_by_token(token)
+    _check_may_receive(gift, recipient)
+    now = timezone.now()
+    _refuse_closed(gift, now)
+    if gift.mode == Gift.Mode.DRAW:
+        won = GiftEntry.objects.filter(gift=gift, user=recipient).values_list("won", flat=True).first()
+        if not won:
+            raise GiftNotWinner()
+    if GiftClaim.objects.filter(gift=gift, recipient=recipient).exists():
+        raise GiftAlreadyClaimed()
+    target_sku_id = gift.sku_id
+    if sku_id not in (None, "") and str(sku_id) != str(gift.sku_id):
+        target = (
+            SKU.objects.filter(pk=sku_id, product_id=gift.product_id, is_active=True).first()
+            if str(sku_id).isdigit()
+            else None
+        )
+        if target is None:
+            raise InvalidGift(_("Choose a spec of this product."), field="sku_id")
+        if target.price_fen != gift.order_line.unit_price_fen:
+            raise GiftSkuPriceDiffers(field="sku_id")
+        target_sku_id = target.pk
+    shipping = None
+    if address_id not in (None, ""):
+        shipping = _claim_address(recipient=recipient, address_id=address_id)
+    elif not address:
+        raise InvalidGift(_("Choose or enter the address to send it to."), field="address_id")
+    merchants = merchant_user_ids_of_order(gift.order_id)
+    claims: list[GiftClaim] = []
+
+    def claim_row(order):
+        claims.append(
+            GiftClaim(gift=gift, recipient=recipient, order=order, sku_id=target_sku_id, created_at=now)
+        )
+        return claims
+
+    try:
+        with transaction.atomic():
+            if shipping is None:
+                shipping = _claim_address(recipient=recipient, address=address)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
+                    "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
+                    "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
+                    "RETURNING claimed_count",
+                    [gift.pk, now],
+                )
+                row = cursor.fetchone()
+            if row is None:
+                current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
+                if current[0] == G.FINISHED:
+                    raise GiftAllTaken()
+                if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
+                    raise GiftExpired()
+                raise GiftNotOpen()
+            sub_order_create(
+                parent_order_id=gift.order_id,
+                parent_line_id=gift.order_line_id,
+                buyer=recipient,
+                sku_id=target_sku_id if target_sku_id != gift.sku_id else None,
+                address=shipping,
+                note=_("Gift. Message: %(message)s") % {"message": gift.message}
+                if gift.message
+                else _("Gift"),
+                actor=recipient,
+                merchant_ids=merchants,
+                rows_for=claim_row,
+                messages=[
+                    outbox_message(
+                        handler=notification_deliver,
+                        payload={
+                            "user_id": gift.giver_id,
+                            # One notice per recipient and gift (a claim's id is not known yet).
+                            "key": f"gift-accepted:{gift.pk}:{recipient.pk}",
+                            "kind": "gift_accepted",
+                            "title": str(_("%(name)s accepted your gift") % {"name": recipient.display_name}),
+                            "body": gift.product.title,
+                            "url": giver_gift_url(gift),
+                        },
+                    )
+                ],
+            )
+    except IntegrityError as error:
+        if "one_claim_per_person" in str(error):
+            raise GiftAlreadyClaimed() from None
+        raise
+    claim = claims[0]
+    claim.gift = gift
+    if target_sku_id == gift.sku_id:
+        claim.sku = gift.sku
+    return claim
+
+
+def gift_thank(*, claim_id: int, recipient, note: str) -> GiftClaim:
+    """The recipient's thank-you note to the giver (may be changed; the giver is told once)."""
+    note = (note or "").strip()
+    if not note:
+        raise InvalidGift(_("Write a few words."), field="note")
+    if len(note) > THANKS_MAX_LENGTH:
+        raise InvalidGift(_("Keep it to %(n)s characters.") % {"n": THANKS_MAX_LENGTH}, field="note")
+    with transaction.atomic():
+        claim = (
+            GiftClaim.objects.select_for_update(of=("self",))
+            .select_related("gift")
+            .filter(pk=claim_id, recipient=recipient)
+            .first()
+        )
+        if claim is None:
+            raise GiftNotFound()
+        first = not claim.thanks
+        claim.thanks, claim.thanked_at = note, timezone.now()
+        claim.save(update_fields=["thanks", "thanked_at"])
+        if first:
+            notify_user(
+                user_id=claim.gift.giver_id,
+                key=f"gift-thanks:{claim.pk}",
+                kind="gift_thanks",
+                title=_("%(name)s thanked you for your gift") % {"name": recipient.display_name},
+                body=note,
+                url=giver_gift_url(claim.gift),
+            )
+    return claim
+
+
+# --- timers (beat) -------------------------------------------------------------------------------
+
+
+def gifts_draw_due(*, now: datetime | None = None) -> int:
+    """Draw every lucky draw whose time has come (once: a drawn gift is skipped). Winners and the
+    others are told. Returns gifts drawn."""
+    now = now or timezone.now()
+    drawn = 0
+    due = Gift.objects.filter(status=G.OPEN, mode=Gift.Mode.DRAW, drawn_at__isnull=True, draw_at__lte=now)
+    for gift_id in list(due.values_list("pk", flat=True)[:200]):
+        with transaction.atomic():
+            locked = lock_ordered(Gift.objects.filter(pk=gift_id, drawn_at__isnull=True), skip_locked=True)
+            if not locked:
+                continue
+            gift = locked[0]
+            entries = list(GiftEntry.objects.filter(gift=gift))
+            keys, winners = draw_winners(
+                seed=gift.draw_seed,
+                token=gift.token,
+                user_ids=[e.user_id for e in entries],
+                copies=gift.copies,
+            )
+            for entry in entries:
+                entry.draw_key, entry.won = keys[entry.user_id], entry.user_id in winners
+            GiftEntry.objects.bulk_update(entries, ["draw_key", "won"])
+            gift.drawn_at = now
+            gift.save(update_fields=["drawn_at"])
+            for entry in entries:
+                notify_user(
+                    user_id=entry.user_id,
+                    key=f"gift-draw:{gift.pk}:{entry.user_id}",
+                    kind="gift_draw",
+                    title=_("You won the lucky draw: accept your gift")
+                    if entry.won
+                    else _("The lucky draw is over; you did not win this time"),
+                    body=gift.product.title,
+                    url=gift_url(gift),
+                )
+            drawn += 1
+    return drawn
+
+
+def gifts_remind(*, now: datetime | None = None) -> int:
+    """Tell givers once, GIFT_REMIND_HOURS before the deadline, that copies are still unclaimed."""
+    now = now or timezone.now()
+    soon = now + timedelta(hours=settings.GIFT_REMIND_HOURS)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE gifting_gift SET reminded_at = %s WHERE status = 'open' AND reminded_at IS NULL "
+                "AND claim_deadline <= %s AND claim_deadline > %s AND claimed_count < copies "
+                "RETURNING id, token, giver_id, copies - claimed_count, claim_deadline",
+                [now, soon, now],
+            )
+            rows = cursor.fetchall()
+        for gift_id, token, giver_id, left, deadline in rows:
+            notify_user(
+                user_id=giver_id,
+                key=f"gift-expiring:{gift_id}",
+                kind="gift_expiring",
+                title=_("%(n)s copies of your gift are not claimed yet") % {"n": left},
+                body=_("Unclaimed copies are refunded to you at %(time)s.")
+                % {"time": f"{timezone.localtime(deadline):%Y-%m-%d %H:%M}"},
+                url=reverse("gifting:sent-detail", args=[token]),
+            )
+    return len(rows)
+
+
+def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
+    """Close one gift past its claim deadline: the copies neither claimed nor already refunded (the
+    order line's units left, as the shop counts them) get one partial refund with their stock
+    returned, and the giver is told. Locks the gift row, then the order (refund_create).
+
+    Idempotent: a gift already expired, or with nothing left to refund, gets no second refund.
+    Returns the refund made, if any."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lock_ordered(
+            Gift.objects.filter(pk=gift_id, status=G.OPEN, claim_deadline__lte=now).select_related("product")
+        )
+        if not locked:
+            return None
+        gift = locked[0]
+        order = lock_ordered(Order.objects.filter(pk=gift.order_id))[0]
+        refund = None
+        left = 0
+        if order.status == Order.Status.PAID:
+            balances, _shipping = order_refund_balances(order)
+            left = balances[gift.order_line_id].quantity_left
+            if left > 0:
+                refund = refund_create(
+                    order=order,
+                    reason=_("Unclaimed gift copies"),
+                    source=Refund.Source.GIFT,
+                    lines=[RefundLineSpec(line_id=gift.order_line_id, quantity=left)],
+                    restock=True,
+                )
+        gift.status, gift.expired_at, gift.refunded_copies = G.EXPIRED, now, gift.refunded_copies + left
+        gift.save(update_fields=["status", "expired_at", "refunded_copies"])
+        if refund is not None:
+            notify_user(
+                user_id=gift.giver_id,
+                key=f"gift-refunded:{gift.pk}",
+                kind="gift_refunded",
+                title=_("%(n)s unclaimed copies of your gift are refunded") % {"n": left},
+                body=_("%(amount)s goes back the way you paid.") % {"amount": format_fen(refund.amount_fen)},
+                url=giver_gift_url(gift),
+            )
+    return refund
+
+
+def gifts_expire_due(*, now: datetime | None = None, batch_size: int = 200) -> int:
+    """Beat: expire every open gift past its deadline (see gift_expire). Returns gifts expired."""
+    now = now or timezone.now()
+    expired = 0
+    while True:
+        ids = list(
+            Gift.objects.filter(status=G.OPEN, claim_deadline__lte=now)
+            .order_by("claim_deadline", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        for gift_id in ids:
+            gift_expire(gift_id=gift_id, now=now)
+            expired += 1
+        if len(ids) < batch_size:
+            return expired
+
+
+def gift_timers(*, now: datetime | None = None) -> dict[str, int]:
+    """Beat: follow paid and cancelled orders, draw, remind, expire."""
+    now = now or timezone.now()
+    return {
+        "followed": gifts_follow_orders(),
+        "drawn": gifts_draw_due(now=now),
+        "reminded": gifts_remind(now=now),
+        "expired": gifts_expire_due(now=now),
+    }

@@ -80,12 +80,12 @@ class ProductListView(generics.ListAPIView):
             language=get_language(),
             parts=(request.scheme, request.get_host(), catalog_cache.query_digest(request.query_params)),
         )
-        built_at, data = catalog_cache.list_get(key)
-        if data is not None:
-            return Response(data)
-        response = super().list(request, *args, **kwargs)  # bad filters raise: a 400, never cached
-        catalog_cache.list_set(key, built_at, response.data)
-        return response
+        built_at, body = catalog_cache.list_get(key)
+        if body is None:
+            response = super().list(request, *args, **kwargs)  # bad filters raise: a 400, never cached
+            body = catalog_cache.json_render(response.data)
+            catalog_cache.list_set(key, built_at, body)
+        return catalog_cache.json_response(request, body)
 
 
 class ProductDetailView(APIView):
@@ -97,15 +97,15 @@ class ProductDetailView(APIView):
     @extend_schema(responses=io.ProductDetailOutput)
     def get(self, request, pk: int):
         key = catalog_cache.product_key("api", pk, get_language())
-        shared = catalog_cache.shared_get(key)
+        shared = catalog_cache.shared_get(key)  # the representation as JSON bytes
         if shared is None:
             product = selectors.product_visible_or_none(product_id=pk)
             if product is None:
                 return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-            shared = io.ProductDetailOutput(product).data
+            shared = catalog_cache.json_render(io.ProductDetailOutput(product).data)
             catalog_cache.shared_set(key, shared)
         liked = visitor_facts(user=request.user, liked_among=[pk], badges=False).liked
-        return Response({**shared, "liked": pk in liked})
+        return catalog_cache.json_response(request, shared, add={"liked": pk in liked})
 
 
 class ProductLikeView(APIView):

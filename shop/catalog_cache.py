@@ -62,11 +62,15 @@ cache_logger = logging.getLogger("weshop.cache")
 GENERATION_KEY = "catalog:generation"
 
 # The kinds of shared entry kept per product and language.
-PRODUCT_KINDS = ("page", "api")
+# "api-json": the API's representation as the JSON bytes it is answered with (json_render). Named
+# apart from the "api" entries of earlier versions (pickled data), so a process of either version
+# never reads the other's entries while both run during a deploy.
+API_KIND = "api-json"
+PRODUCT_KINDS = ("page", API_KIND)
 
 
 def product_key(kind: str, product_id: int, language: str) -> str:
-    """Key of one shared entry of a product: `kind` is "page" (its page body) or "api"."""
+    """Key of one shared entry of a product: `kind` is "page" (its page body) or API_KIND."""
     return f"catalog:product:{kind}:{product_id}:{language}"
 
 
@@ -231,6 +235,8 @@ def json_response(request, body: bytes, *, add: dict | None = None) -> HttpRespo
     and written in before the object's closing brace. Any other format (the browsable API, JSON with
     an indent) goes through DRF's renderers as usual.
     """
+    if not isinstance(body, bytes):
+        raise TypeError("json_response answers from json_render's bytes")
     renderer = getattr(request, "accepted_renderer", None)
     if type(renderer) is JSONRenderer and getattr(request, "accepted_media_type", None) == "application/json":
         if add:

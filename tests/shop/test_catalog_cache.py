@@ -489,3 +489,20 @@ def test_api_answers_are_the_stored_json_with_the_callers_own_fields_added(catal
     listing = [client.get("/api/v1/products/?q=连衣") for _ in range(2)]
     assert listing[0].content == listing[1].content and json.loads(listing[1].content)["count"] == 3
     assert client.get("/api/v1/products/?q=连衣&format=api").status_code == 200
+
+
+def test_an_api_entry_not_stored_as_json_bytes_is_rebuilt(catalog, two_shoppers):
+    """An entry of another shape under an API key (written by another version during a deploy) is
+    a miss, never a 500."""
+    hua, _cao = two_shoppers
+    first = catalog[0]
+    client = APIClient()
+    client.force_authenticate(hua)
+    cache.set(catalog_cache.product_key(catalog_cache.API_KIND, first.pk, "zh-hans"), {"id": first.pk})
+    answer = client.get(f"/api/v1/products/{first.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert answer.status_code == 200 and answer.json()["liked"] is True and answer.json()["skus"]
+    listing = client.get("/api/v1/products/?q=连衣")
+    key = next(k for k in cache.keys("*api-products*"))  # django-redis: keys without the prefix
+    cache.set(key, (catalog_cache.generation(), {"results": []}))
+    again = client.get("/api/v1/products/?q=连衣")
+    assert again.status_code == 200 and again.json() == listing.json()

@@ -13,6 +13,8 @@ twice, or after a lost event, changes nothing the first run did not.
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from datetime import datetime, timedelta
 
@@ -54,6 +56,7 @@ from shop.services.checkout import checkout_place
 from shop.services.errors import NotPurchasable
 from shop.services.locking import lock_ordered
 from shop.services.orders import notify_user
+from shop.services.rawsql import column, instances_from_row, select_list
 from shop.services.refunds import RefundLineSpec, order_refund_balances, refund_create
 from shop.services.sub_orders import merchant_user_ids_of_order, sub_order_create
 from shop.templatetags.money import format_fen
@@ -229,19 +232,61 @@ def gifts_follow_orders(*, gift_ids: list[int] | None = None) -> int:
         return changed + cursor.rowcount
 
 
+def _gift_columns():
+    from accounts.models import User
+    from shop.models import OrderLine, Product
+
+    return (
+        (Gift, tuple(field.attname for field in Gift._meta.concrete_fields)),
+        (Product, ("id", "shop_id", "title", "status")),
+        (SKU, ("id", "product_id", "spec_label", "price_fen", "stock", "is_active")),
+        (User, ("id", "phone", "nickname")),
+        (
+            OrderLine,
+            ("id", "order_id", "sku_id", "product_id", "title", "spec_label", "image_url", "unit_price_fen")
+            + ("quantity", "total_fen", "refunded_quantity", "refunded_fen", "attribution"),
+        ),
+        (Order, ("id", "number", "buyer_id", "shop_id", "kind", "status", "total_fen", "paid_at")),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _gift_sql() -> tuple[tuple, str]:
+    """The gift of a token with its product, SKU, giver, order line and order, in one statement
+    written out (the claim's hot read; compiling it through the ORM costs more than running it)."""
+    from accounts.models import User
+    from shop.models import OrderLine, Product
+
+    columns = _gift_columns()
+    sql = (
+        f'SELECT {select_list(columns)} FROM "{Gift._meta.db_table}" '
+        f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
+        f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(Gift, "sku_id")} '
+        f'JOIN "{User._meta.db_table}" ON {column(User, "id")} = {column(Gift, "giver_id")} '
+        f'JOIN "{OrderLine._meta.db_table}" ON {column(OrderLine, "id")} = {column(Gift, "order_line_id")} '
+        f'JOIN "{Order._meta.db_table}" ON {column(Order, "id")} = {column(Gift, "order_id")} '
+        f"WHERE {column(Gift, 'token')} = %s"
+    )
+    return columns, sql
+
+
 def gift_by_token(token: str) -> Gift:
-    """The gift behind a share token (GiftNotFound for anything else), brought up to date with its
-    order first."""
+    """The gift behind a share token (GiftNotFound for anything else), with its product, SKU, giver,
+    order line and order, brought up to date with its order first."""
     token = (token or "").strip()
     if not token or len(token) > 32:
         raise GiftNotFound()
-    gift = (
-        Gift.objects.select_related("product", "sku", "giver", "order_line", "order")
-        .filter(token=token)
-        .first()
-    )
-    if gift is None:
+    columns, sql = _gift_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token])
+        row = cursor.fetchone()
+    if row is None:
         raise GiftNotFound()
+    gift, product, sku, giver, line, order = instances_from_row(columns, row)
+    if isinstance(line.attribution, str):  # jsonb comes back as text from a raw cursor
+        line.attribution = json.loads(line.attribution)
+    sku.product = product
+    gift.product, gift.sku, gift.giver, gift.order_line, gift.order = product, sku, giver, line, order
     if gift.status == G.AWAITING_PAYMENT and gifts_follow_orders(gift_ids=[gift.pk]):
         gift.refresh_from_db()
     return gift
@@ -341,8 +386,8 @@ def gift_claim(
         won = GiftEntry.objects.filter(gift=gift, user=recipient).values_list("won", flat=True).first()
         if not won:
             raise GiftNotWinner()
-    if GiftClaim.objects.filter(gift=gift, recipient=recipient).exists():
-        raise GiftAlreadyClaimed()
+    # A second claim by the same person is refused by the unique constraint (one claim per person),
+    # inside the transaction below: no query spent on asking first.
     target = None
     if sku_id not in (None, "") and str(sku_id) != str(gift.sku_id):
         target = (

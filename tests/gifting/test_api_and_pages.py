@@ -209,3 +209,17 @@ def test_the_givers_pages_do_not_grow_with_claims(client, django_assert_max_num_
     _queries(client, f"/api/v1/gifts/sent/{gift.token}/", django_assert_max_num_queries, 14)
     _queries(client, reverse("gifting:sent"), django_assert_max_num_queries, 8)
     assert json.loads(client.get("/api/v1/gifts/").content)[0]["claimed_count"] == claims
+
+
+def test_a_claim_through_the_api_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    gift = paid_gift(copies=3)
+    for _ in range(2):
+        person = make_recipient()
+        client.force_login(person)
+        with django_assert_max_num_queries(11):
+            answer = client.post(
+                f"/api/v1/gifts/{gift.token}/claim/",
+                {"address_id": person.addresses.get().pk},
+                content_type="application/json",
+            )
+        assert answer.status_code == 201, answer.content

@@ -451,3 +451,41 @@ class CommissionEntry(models.Model):
             models.Index(fields=["promoter", "-created_at"], name="ledger_promoter_idx"),
             models.Index(fields=["order_line"], name="ledger_line_idx"),
         ]
+
+
+class PromoterDailyStat(models.Model):
+    """A daily rollup of one promoter's results in one scene for one product (product empty: a whole
+    showcase link), kept by `affiliates.stats` (Celery) so the promoter centre never scans clicks.
+    Days are in the shop's time zone. Recomputable at any time from clicks and the ledger."""
+
+    promoter = models.ForeignKey(Promoter, on_delete=models.CASCADE, related_name="daily_stats")
+    day = models.DateField()
+    scene = models.CharField(max_length=20, choices=Scene.choices)
+    # The product's id, 0 for a whole showcase (no foreign key: a rollup never holds a product back).
+    product_id = models.BigIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    visits = models.PositiveIntegerField(default=0)  # clicks, a visitor's repeats within 30 minutes once
+    visitors = models.PositiveIntegerField(default=0)  # distinct visitors that day
+    orders = models.PositiveIntegerField(default=0)
+    gmv_fen = models.BigIntegerField(default=0)
+    pending_fen = models.BigIntegerField(default=0)
+    settled_fen = models.BigIntegerField(default=0)
+    cancelled_fen = models.BigIntegerField(default=0)
+    clawed_back_fen = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("daily promoter statistics")
+        verbose_name_plural = _("daily promoter statistics")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promoter", "day", "scene", "product_id"], name="daily_stat_cell_once"
+            ),
+        ]
+
+
+class StatsWatermark(models.Model):
+    """How far the click rollup has read (clicks recorded after this are rolled up next time)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    value = models.DateTimeField()

@@ -25,3 +25,27 @@ def flush_clicks() -> int:
     from affiliates.clicks import clicks_flush
 
     return clicks_flush()
+
+
+@shared_task(**RETRY)
+def rollup_stats(full: bool = False) -> dict:
+    """Beat: bring the promoter statistics rollups up to date (affiliates/stats.py)."""
+    from affiliates.stats import stats_rollup
+
+    return stats_rollup(full=full)
+
+
+@shared_task(**RETRY)
+def send_notices() -> int:
+    """Beat: applications decided, 推客 joined, clawbacks (affiliates/notices.py)."""
+    from affiliates.notices import notices_send
+
+    return notices_send()
+
+
+@shared_task(**RETRY)
+def send_commission_digest() -> int:
+    """Beat, daily: yesterday's settled commission, one message per promoter."""
+    from affiliates.notices import commission_digest_send
+
+    return commission_digest_send()

@@ -6,5 +6,7 @@ urlpatterns = [
     path("", include("accounts.api.urls")),
     path("", include("shop.api.urls")),
     path("", include("affiliates.api.urls")),
+    path("", include("affiliates.api.centre_urls")),
+    path("", include("payouts.api.urls")),
     path("", include("gifting.api.urls")),
 ]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "shop",
     "affiliates",
     "gifting",
+    "payouts",
 ]
 
 MIDDLEWARE = [
@@ -360,6 +361,18 @@ CELERY_BEAT_SCHEDULE: dict = {
     "after-sales-timers": {"task": "shop.tasks.after_sales_timers", "schedule": timedelta(minutes=10)},
     "flush-clicks": {"task": "affiliates.tasks.flush_clicks", "schedule": timedelta(seconds=5)},
     "sync-ledger": {"task": "affiliates.tasks.sync_ledger", "schedule": timedelta(minutes=2)},
+    "rollup-promoter-stats": {"task": "affiliates.tasks.rollup_stats", "schedule": timedelta(minutes=2)},
+    "rebuild-promoter-stats": {
+        "task": "affiliates.tasks.rollup_stats",
+        "schedule": crontab(hour=3, minute=40),
+        "kwargs": {"full": True},
+    },
+    "promoter-notices": {"task": "affiliates.tasks.send_notices", "schedule": timedelta(minutes=2)},
+    "commission-digest": {
+        "task": "affiliates.tasks.send_commission_digest",
+        "schedule": crontab(hour=9, minute=0),
+    },
+    "reconcile-payouts": {"task": "payouts.tasks.reconcile_payouts", "schedule": timedelta(minutes=2)},
     "gift-timers": {"task": "gifting.tasks.gift_timers", "schedule": timedelta(minutes=1)},
     # Work recorded in the outbox and not delivered yet (broker away, Redis restarted): see outbox/.
     "outbox-relay-due": {
@@ -390,6 +403,14 @@ REFUND_RECONCILE_AFTER_MINUTES = env.int("REFUND_RECONCILE_AFTER_MINUTES", defau
 ATTRIBUTION_DAYS = env.int("ATTRIBUTION_DAYS", default=7)
 # Whether a promoter earns on their own purchases through their own links.
 AFFILIATE_SELF_PURCHASE = env.bool("AFFILIATE_SELF_PURCHASE", default=False)
+# Promoter statistics rollups (affiliates/stats.py): how many recent days the job recomputes.
+STATS_RECOMPUTE_DAYS = env.int("STATS_RECOMPUTE_DAYS", default=60)
+# Withdrawals (payouts/): the smallest amount, the fee in basis points, and how long a transfer may go
+# unheard of before the reconcile job asks WeChat Pay about it.
+WITHDRAWAL_MIN_FEN = env.int("WITHDRAWAL_MIN_FEN", default=100)
+WITHDRAWAL_FEE_BP = env.int("WITHDRAWAL_FEE_BP", default=0)
+WITHDRAWALS_PER_DAY = env.int("WITHDRAWALS_PER_DAY", default=1)
+PAYOUT_QUERY_AFTER_SECONDS = env.int("PAYOUT_QUERY_AFTER_SECONDS", default=60)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
 # A SKU priced above GIFT_MAX_PRICE yuan cannot be a gift; a gift holds at most GIFT_MAX_COPIES copies.
 GIFT_MAX_PRICE = env.int("GIFT_MAX_PRICE", default=10_000)
@@ -414,6 +435,12 @@ WECHATPAY = {
     "REFUND_NOTIFY_URL": env.str(
         "WECHATPAY_REFUND_NOTIFY_URL", default=f"{SITE_URL}/payments/notify/wechatpay/refund/"
     ),
+    # Merchant transfers (商家转账) that pay withdrawals: their notification address and scene id
+    # (1005: 佣金报酬, commission), as registered in the merchant platform.
+    "TRANSFER_NOTIFY_URL": env.str(
+        "WECHATPAY_TRANSFER_NOTIFY_URL", default=f"{SITE_URL}/payments/notify/wechatpay/transfer/"
+    ),
+    "TRANSFER_SCENE_ID": env.str("WECHATPAY_TRANSFER_SCENE_ID", default="1005"),
     # How far a notification's timestamp may be from now before it is refused (replay window).
     "TIMESTAMP_TOLERANCE_SECONDS": env.int("WECHATPAY_TIMESTAMP_TOLERANCE_SECONDS", default=300),
     # Without MCHID, the sandbox plays WeChat Pay, but only where it is asked for: on by default with DEBUG

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from affiliates.reports import report_view as affiliate_report_view
 from config.health import healthz
 from shop.views.backoffice import backoffice_today_view
 
@@ -14,12 +15,17 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     # The merchant's home (the admin's first tab), before the admin's own catch-all URLs.
     path("admin/today/", admin.site.admin_view(backoffice_today_view), name="admin-today"),
+    path(
+        "admin/affiliate-report/", admin.site.admin_view(affiliate_report_view), name="admin-affiliate-report"
+    ),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
+    path("", include("payouts.urls")),
+    path("", include("affiliates.centre_urls")),
     path("", include("affiliates.urls")),
     path("", include("gifting.urls")),
     path("", include("shop.urls")),

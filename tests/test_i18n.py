@@ -452,7 +452,7 @@ def test_makemessages_finds_nothing_new(tmp_path, settings, monkeypatch):
     from django.core.management import call_command
 
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "media")
-    for name in ("shop", "accounts", "affiliates", "gifting", "templates", "config", "locale"):
+    for name in ("shop", "accounts", "affiliates", "gifting", "payouts", "templates", "config", "locale"):
         shutil.copytree(BASE_DIR / name, tmp_path / name, ignore=ignore)
     settings.LOCALE_PATHS = [tmp_path / "locale"]
     runs = [
@@ -460,11 +460,14 @@ def test_makemessages_finds_nothing_new(tmp_path, settings, monkeypatch):
         (tmp_path / "accounts", ["zh_Hans"]),
         (tmp_path / "affiliates", ["zh_Hans", "en"]),
         (tmp_path / "gifting", ["zh_Hans", "en"]),
+        (tmp_path / "payouts", ["zh_Hans", "en"]),
     ]
     runs.append((tmp_path, ["zh_Hans", "en"]))
     for folder, languages in runs:
         monkeypatch.chdir(folder)
-        ignored = ["shop/*", "accounts/*", "affiliates/*", "gifting/*"] if folder == tmp_path else []
+        ignored = (
+            ["shop/*", "accounts/*", "affiliates/*", "gifting/*", "payouts/*"] if folder == tmp_path else []
+        )
         call_command("makemessages", locale=languages, ignore_patterns=ignored, no_obsolete=True, verbosity=0)
     problems = []
     for po in sorted(tmp_path.glob("**/locale/*/LC_MESSAGES/django.po")):

@@ -21,7 +21,7 @@ from shop.admin.batch_ship import BatchShipAdminMixin
 from shop.admin.lists import ConstantTimeListMixin
 from shop.admin.presentation import RecordPageMixin, yuan_display
 from shop.admin.resources import OrderResource
-from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path
+from shop.admin.scoping import ShopScopedAdminMixin, register_shop_path, request_shop_ids
 from shop.admin.sheets import SheetExportMixin
 from shop.models import AfterSalesPhoto, AfterSalesRequest, Order, OrderEvent, OrderLine, Payment, Refund
 from shop.selectors.orders import managed_shop_ids
@@ -249,6 +249,21 @@ class OrderAdmin(
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields] + ["items", "shipping", "total", "refunded"]
+
+    def _one_shop(self, request) -> bool:
+        shop_ids = request_shop_ids(request)
+        return shop_ids is not None and len(shop_ids) == 1
+
+    # A merchant with one shop sees no shop column or shop filter: every row is theirs.
+    def get_list_display(self, request):
+        columns = super().get_list_display(request)
+        return [c for c in columns if c != "shop"] if self._one_shop(request) else columns
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if not self._one_shop(request):
+            return filters
+        return [f for f in filters if (f[0] if isinstance(f, tuple) else f) != "shop"]
 
     def has_add_permission(self, request, *args):
         return False

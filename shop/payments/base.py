@@ -120,6 +120,32 @@ class TransactionState:
     amount_fen: int
 
 
+@dataclass(frozen=True)
+class TransferState:
+    """A merchant transfer to a user's WeChat balance (商家转账, /v3/fund-app/mch-transfer/transfer-bills),
+    as the provider answered its creation, a query or a notification. WeChat's states: ACCEPTED,
+    PROCESSING, WAIT_USER_CONFIRM, TRANSFERING (still moving), SUCCESS, FAIL, CANCELING, CANCELLED."""
+
+    out_bill_no: str
+    transfer_bill_no: str
+    state: str
+    amount_fen: int | None = None
+    fail_reason: str = ""
+    package_info: str = ""
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    FINAL_SUCCESS = frozenset({"SUCCESS"})
+    FINAL_FAILURE = frozenset({"FAIL", "CANCELLED"})
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state in self.FINAL_SUCCESS
+
+    @property
+    def failed(self) -> bool:
+        return self.state in self.FINAL_FAILURE
+
+
 class PaymentProviderError(DomainError):
     """The payment provider could not be reached or answered something we cannot use.
 

@@ -40,6 +40,7 @@ from shop.payments.base import (
     TransactionAlreadyPaid,
     TransactionNotFound,
     TransactionState,
+    TransferState,
 )
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,9 @@ class WeChatPayProvider:
         notify_url: str,
         refund_notify_url: str,
         timestamp_tolerance_seconds: int = 300,
+        transfer_notify_url: str = "",
+        transfer_scene_id: str = "1005",
+        request_timeout: tuple[float, float] = REQUEST_TIMEOUT,
     ):
         self.mchid = mchid
         self.appid = appid
@@ -119,6 +123,8 @@ class WeChatPayProvider:
         self.notify_url = notify_url
         self.refund_notify_url = refund_notify_url
         self.timestamp_tolerance_seconds = timestamp_tolerance_seconds
+        self.transfer_notify_url = transfer_notify_url
+        self.transfer_scene_id = transfer_scene_id
         self._client = WeChatPay(
             wechatpay_type=WeChatPayType.H5,
             mchid=mchid,
@@ -128,7 +134,7 @@ class WeChatPayProvider:
             apiv3_key=apiv3_key,
             notify_url=notify_url,
             # No SDK logger: at DEBUG it would log decrypted notifications (payer openids).
-            timeout=REQUEST_TIMEOUT,
+            timeout=request_timeout,
             public_key=public_key_pem,
             public_key_id=public_key_id,
         )
@@ -143,6 +149,13 @@ class WeChatPayProvider:
             "notify_url": config["NOTIFY_URL"],
             "refund_notify_url": config["REFUND_NOTIFY_URL"],
             "timestamp_tolerance_seconds": int(config.get("TIMESTAMP_TOLERANCE_SECONDS", 300)),
+            "transfer_notify_url": config.get("TRANSFER_NOTIFY_URL")
+            or f"{settings.SITE_URL}/payments/notify/wechatpay/transfer/",
+            "transfer_scene_id": str(config.get("TRANSFER_SCENE_ID") or "1005"),
+            "request_timeout": (
+                REQUEST_TIMEOUT[0],
+                float(config.get("READ_TIMEOUT_SECONDS") or REQUEST_TIMEOUT[1]),
+            ),
         }
         if config.get("MCHID"):
             required = [
@@ -370,6 +383,52 @@ class WeChatPayProvider:
             raise PaymentProviderError("WeChat Pay answered the refund with an unexpected body.")
         return RefundResult(refund_id=str(refund_id), status=str(refund_status))
 
+    # --- Merchant transfers (商家转账) to a user's WeChat balance ---------------------------------
+
+    def transfer_create(
+        self, *, out_bill_no: str, openid: str, amount_fen: int, remark: str, user_name: str = ""
+    ) -> TransferState:
+        """Start a transfer (`mch_transfer_bills`). WeChat keeps one bill per out_bill_no: sending the
+        same number again answers the bill it already has, never a second payment. Raises
+        PaymentProviderError when the answer is unknown (unreachable, timeout, 5xx): the caller must
+        then query, and PaymentRefused when WeChat refused to create the bill."""
+        _, body = self._call(
+            "transfer",
+            self._client.mch_transfer_bills,
+            out_bill_no=out_bill_no,
+            transfer_scene_id=self.transfer_scene_id,
+            openid=openid,
+            transfer_amount=int(amount_fen),
+            transfer_remark=remark[:32],
+            # WeChat wants the payee's name (encrypted by the SDK) from ¥2,000 on; below it is optional.
+            user_name=user_name if amount_fen >= 200000 else None,
+            user_recv_perception="佣金报酬",
+            transfer_scene_report_infos=[
+                {"info_type": "岗位类型", "info_content": "推广员"},
+                {"info_type": "报酬说明", "info_content": "推广佣金提现"},
+            ],
+            notify_url=self.transfer_notify_url,
+        )
+        return _transfer_state(body, what="transfer")
+
+    def transfer_query(self, *, out_bill_no: str) -> TransferState:
+        """The provider's view of a transfer. Raises TransactionNotFound when it never got the bill."""
+        _, body = self._call("transfer query", self._client.mch_transfer_bills_query, out_bill_no=out_bill_no)
+        return _transfer_state(body, what="transfer query")
+
+    def parse_transfer_notification(self, *, headers: Mapping[str, str], body: bytes) -> TransferState:
+        """Verify and decrypt a MCHTRANSFER.BILL.FINISHED notification, or raise InvalidNotification."""
+        data = self._verified_notification(headers=headers, body=body, kind="transfer")
+        if not str(data.get("event_type", "")).startswith("MCHTRANSFER."):
+            raise InvalidNotification(f"Not a transfer notification: {data.get('event_type')!r}.")
+        resource = data["resource"]
+        if resource.get("mch_id") != self.mchid:
+            raise InvalidNotification("The transfer notification is addressed to another merchant.")
+        try:
+            return _transfer_state(resource, what="transfer notification", strict=True)
+        except PaymentProviderError as exc:
+            raise InvalidNotification("The transfer notification lacks required fields.") from exc
+
     # --- Notifications from WeChat Pay ---------------------------------------------------------
 
     def _verified_notification(self, *, headers: Mapping[str, str], body: bytes, kind: str) -> dict:
@@ -506,6 +565,22 @@ class WeChatPayProvider:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidNotification("The refund notification lacks required fields.") from exc
+
+
+def _transfer_state(body: dict, *, what: str, strict: bool = False) -> TransferState:
+    try:
+        amount = body.get("transfer_amount")
+        return TransferState(
+            out_bill_no=_required_text(body, "out_bill_no"),
+            transfer_bill_no=str(body.get("transfer_bill_no") or ""),
+            state=_required_text(body, "state"),
+            amount_fen=_required_int(body, "transfer_amount") if strict or amount is not None else None,
+            fail_reason=str(body.get("fail_reason") or ""),
+            package_info=str(body.get("package_info") or ""),
+            raw=body,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise PaymentProviderError(f"WeChat Pay answered the {what} with an unexpected body.") from exc
 
 
 def _required_text(data: dict, key: str) -> str:

@@ -68,6 +68,7 @@ BENCH_MODULES = [
     "tests.load.bench_catalog",
     "tests.load.bench_checkout",
     "tests.load.bench_affiliates",
+    "tests.load.bench_promoter",
     "tests.load.bench_admin",
     "tests.load.bench_gifting",
 ]

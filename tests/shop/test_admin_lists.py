@@ -52,3 +52,15 @@ def test_later_pages_fetch_ids_first_and_show_the_same_rows_in_the_same_order(cl
         ids_first = [q["sql"] for q in captured if q["sql"].startswith(ids_only)]
         assert bool(ids_first) == (page > 1)  # the deferred join, only where rows are skipped
     assert shown == expected
+
+
+def test_a_merchant_with_one_shop_gets_no_shop_column_or_filter(client, shop, other_shop, operator):
+    place_order(sku=make_sku(shop=shop, stock=5))
+    url = reverse("admin:shop_order_changelist")
+    client.force_login(shop.owner)
+    html = client.get(url).content.decode()
+    assert 'class="field-number"' in html and "field-shop" not in html
+    assert "shop__id__exact" not in html
+    client.force_login(operator)
+    html = client.get(url).content.decode()
+    assert "field-shop" in html and "shop__id__exact" in html

@@ -3,7 +3,7 @@ Mounted by config/urls.py only when no real merchant number is configured."""
 
 from django.urls import path
 
-from shop.payments.sandbox import views
+from shop.payments.sandbox import transfers, views
 
 app_name = "wechatpay-sandbox"
 urlpatterns = [
@@ -32,5 +32,11 @@ urlpatterns = [
     ),
     path("v3/refund/domestic/refunds", views.refund_create, name="refunds"),
     path("v3/refund/domestic/refunds/<str:out_refund_no>", views.refund_query, name="refund"),
+    path("v3/fund-app/mch-transfer/transfer-bills", transfers.transfer_bills, name="transfer-bills"),
+    path(
+        "v3/fund-app/mch-transfer/transfer-bills/out-bill-no/<str:out_bill_no>",
+        transfers.transfer_bill,
+        name="transfer-bill",
+    ),
     path("pay/<str:prepay_id>/", views.pay_page, name="pay"),
 ]

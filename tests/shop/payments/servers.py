@@ -100,6 +100,7 @@ class SandboxHandle:
         config = copy.deepcopy(settings.WECHATPAY)
         config["GATEWAY"] = self.url
         config["SANDBOX_AUTO_REFUND_SECONDS"] = None
+        config["SANDBOX_AUTO_TRANSFER_SECONDS"] = None
         settings.WECHATPAY = config
 
     def configure(self, **changes) -> None:
@@ -152,4 +153,32 @@ class SandboxHandle:
         headers, body = state.refund_notification(refund, timestamp=timestamp)
         if deliver:
             notify.deliver(refund["notify_url"], headers, body)
+        return headers, body
+
+    # --- merchant transfers (商家转账, shop/payments/sandbox/transfers.py) ---
+
+    def transfer_plan(
+        self, *, outcome: str = "SUCCESS", delay_seconds: float = 0.0, openid: str = ""
+    ) -> None:
+        """What the next transfers do: finish as SUCCESS, FAIL or stay PROCESSING; answer late."""
+        from shop.payments.sandbox import transfers
+
+        transfers.transfer_plan(outcome=outcome, delay_seconds=delay_seconds, openid=openid)
+
+    def transfer(self, out_bill_no: str) -> dict | None:
+        from shop.payments.sandbox import transfers
+
+        return transfers.transfer_get(out_bill_no)
+
+    def transfer_finish(
+        self, out_bill_no: str, outcome: str | None = None, *, deliver: bool = False
+    ) -> tuple[dict[str, str], bytes]:
+        """Finish a transfer (its planned outcome, or `outcome`); return its signed notification,
+        POSTed to the notify_url given at creation with deliver=True."""
+        from shop.payments.sandbox import notify, transfers
+
+        bill = transfers.transfer_finish(out_bill_no, outcome)
+        headers, body = transfers.transfer_notification(bill)
+        if deliver:
+            notify.deliver(bill["notify_url"], headers, body)
         return headers, body

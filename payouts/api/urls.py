@@ -1,0 +1,10 @@
+from django.urls import path
+
+from payouts.api import views as v
+
+urlpatterns = [
+    path("promoter/withdrawals/", v.WithdrawalsApi.as_view(), name="promoter-withdrawals"),
+    path("promoter/withdrawals/<int:pk>/", v.WithdrawalApi.as_view(), name="promoter-withdrawal"),
+    path("promoter/wallet/", v.WalletApi.as_view(), name="promoter-wallet"),
+    path("operator/withdrawals/review/", v.ReviewApi.as_view(), name="operator-withdrawals-review"),
+]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from payouts import views
+
+app_name = "payouts"
+urlpatterns = [
+    path("promoter/withdrawals/", views.withdrawals, name="withdrawals"),
+    path("payments/notify/wechatpay/transfer/", views.transfer_notify, name="transfer-notify"),
+]

@@ -1,0 +1,151 @@
+"""The promoter centre: statistics pages and API from the rollups (pinned query counts, bad periods
+answered 400), and teams: a creator or agency sees only their own members (403/404 otherwise), sets
+per-product shares and the agency fee."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from affiliates import services, stats
+from affiliates.models import Agency, Click, ShareOverride
+from tests.affiliates.helpers import creator_link, make_promoter, make_sharer, make_sku, offer
+from tests.factories import UserFactory
+from tests.payouts.helpers import earn
+
+pytestmark = pytest.mark.django_db
+
+
+def _signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def world(operator):
+    agency = services.agency_create(name="星河机构", owner=UserFactory(nickname="机构老板"))
+    creator = make_promoter(operator=operator, name="带货达人", agency=agency)
+    sharer = make_sharer(under=creator, operator=operator, name="阿强")
+    other_creator = make_promoter(operator=operator, name="别家达人")
+    other_sharer = make_sharer(under=other_creator, operator=operator, name="别家推客")
+    agency_sharer = make_sharer(under=agency, operator=operator, name="机构推客")
+    earn(creator, commission_fen=1000)
+    sku = make_sku()
+    offer(sku)
+    link = creator_link(creator, sku, scene="moments")
+    for n in range(5):
+        Click.objects.create(
+            click_id=uuid.uuid4(), link=link, visitor=f"v{n}", clicked_at=timezone.now() - timedelta(days=n)
+        )
+    stats.stats_rollup()
+    return {
+        "agency": agency,
+        "creator": creator,
+        "sharer": sharer,
+        "other_creator": other_creator,
+        "other_sharer": other_sharer,
+        "agency_sharer": agency_sharer,
+    }
+
+
+def test_centre_page_shows_rollups_with_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+    client = _signed_in(world["creator"].user)
+    client.get("/promoter/centre/")  # warm the session and caches
+    with django_assert_max_num_queries(10):
+        response = client.get("/promoter/centre/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'id="stats-chart"' in page and "vendor/chartjs/chart.umd.min.js" in page
+    result = response.context["stats"]
+    assert result["totals"]["orders"] == 1 and result["totals"]["clicks"] == 6
+    assert result["totals"]["settled_fen"] == 900  # the agency takes its 10% fee
+    assert len(response.context["chart"]["orders"]) == 30
+    for key in ("today", "7"):
+        assert client.get(f"/promoter/centre/?range={key}").status_code == 200
+    today = timezone.localdate()
+    custom = client.get(f"/promoter/centre/?range=custom&start={today - timedelta(days=2)}&end={today}")
+    assert custom.status_code == 200 and len(custom.context["stats"]["days"]) == 3
+    bad = client.get(f"/promoter/centre/?range=custom&start={today}&end={today - timedelta(days=3)}")
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+
+
+def test_stats_api_and_bad_periods(world, django_assert_max_num_queries):
+    client = _signed_in(world["creator"].user)
+    client.get("/api/v1/promoter/stats/")
+    with django_assert_max_num_queries(8):
+        response = client.get("/api/v1/promoter/stats/?range=7")
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["days"]) == 7 and body["totals"]["orders"] == 1
+    assert client.get("/api/v1/promoter/stats/?range=custom&start=nope&end=2026-01-01").status_code == 400
+    assert _signed_in(UserFactory()).get("/api/v1/promoter/stats/").status_code == 403
+
+
+def test_a_creator_sees_only_their_own_team(world):
+    creator, sharer, other_sharer = world["creator"], world["sharer"], world["other_sharer"]
+    client = _signed_in(creator.user)
+    page = client.get("/promoter/team/")
+    assert page.status_code == 200
+    assert [row["member"].pk for row in page.context["rows"]] == [sharer.pk]
+    assert client.get(f"/promoter/team/{sharer.pk}/").status_code == 200
+    assert client.get(f"/promoter/team/{other_sharer.pk}/").status_code == 404
+    assert client.get(f"/promoter/team/{world['agency_sharer'].pk}/").status_code == 404
+    api = client.get("/api/v1/promoter/team/").json()
+    assert [m["id"] for m in api["members"]] == [sharer.pk]
+    assert client.get(f"/api/v1/promoter/team/{sharer.pk}/stats/").status_code == 200
+    assert client.get(f"/api/v1/promoter/team/{other_sharer.pk}/stats/").status_code == 404
+    # A 推客 leads no team; nor does a stranger.
+    for user in (sharer.user, UserFactory()):
+        assert _signed_in(user).get("/promoter/team/").status_code == 404
+        assert _signed_in(user).get("/api/v1/promoter/team/").status_code == 403
+        assert _signed_in(user).get(f"/api/v1/promoter/team/{sharer.pk}/stats/").status_code == 403
+
+
+def test_a_creator_sets_a_share_for_one_product(world):
+    creator = world["creator"]
+    product_id = creator.showcase_items.first().product_id
+    client = _signed_in(creator.user)
+    client.post("/promoter/team/share/", {"product": product_id, "share_percent": "65"})
+    assert ShareOverride.objects.get(creator=creator, product_id=product_id).share_bp == 6500
+    other_sku = make_sku()
+    offer(other_sku)
+    creator_link(world["other_creator"], other_sku)
+    other_product = other_sku.product_id
+    client.post("/promoter/team/share/", {"product": other_product, "share_percent": "65"})
+    assert not ShareOverride.objects.filter(product_id=other_product).exists()
+    client.post("/promoter/team/share/", {"product": product_id, "share_percent": "5"})
+    assert ShareOverride.objects.get(creator=creator, product_id=product_id).share_bp == 6500
+
+
+def test_an_agency_sees_its_creators_and_sharers_and_sets_its_fee(world):
+    agency = world["agency"]
+    owner = _signed_in(agency.owner)
+    page = owner.get("/promoter/agency/")
+    assert page.status_code == 200
+    assert {row["member"].pk for row in page.context["rows"]} == {
+        world["creator"].pk,
+        world["agency_sharer"].pk,
+    }
+    assert owner.get(f"/promoter/agency/{world['creator'].pk}/").status_code == 200
+    assert owner.get(f"/promoter/agency/{world['sharer'].pk}/").status_code == 404  # the creator's, not ours
+    assert owner.get(f"/api/v1/agency/team/{world['other_creator'].pk}/stats/").status_code == 404
+    response = owner.patch("/api/v1/agency/team/", {"service_fee_bp": 1500}, content_type="application/json")
+    assert response.status_code == 200 and response.json()["service_fee_bp"] == 1500
+    agency.refresh_from_db()
+    assert (agency.service_fee_bp, agency.default_share_bp) == (1500, 5000)  # only the field sent
+    bad = owner.patch("/api/v1/agency/team/", {"service_fee_bp": 9000}, content_type="application/json")
+    assert bad.status_code == 400 and "service_fee_bp" in bad.json()
+    form = owner.post("/promoter/agency/", {"service_fee_percent": "60", "share_percent": "50"})
+    assert form.status_code == 400
+    owner.post("/promoter/agency/", {"service_fee_percent": "12.5", "share_percent": "40"})
+    agency.refresh_from_db()
+    assert (agency.service_fee_bp, agency.default_share_bp) == (1250, 4000)
+    # Someone else's agency, or none: nothing to see.
+    stranger_agency = services.agency_create(name="别家机构", owner=UserFactory())
+    other = _signed_in(stranger_agency.owner)
+    assert other.get(f"/promoter/agency/{world['creator'].pk}/").status_code == 404
+    assert _signed_in(world["creator"].user).get("/api/v1/agency/team/").status_code == 403
+    assert Agency.objects.get(pk=agency.pk).service_fee_bp == 1250

@@ -242,4 +242,8 @@ def test_the_merchant_admin_shows_gift_orders_their_sub_orders_and_the_message_f
     listing = client.get(reverse("admin:shop_order_changelist") + "?kind__exact=gift_claim").content.decode()
     assert claim.order.number in listing and gift.order.number not in listing
     client.force_login(UserFactory(is_staff=True))
-    assert client.get(reverse("admin:shop_order_change", args=[claim.order_id])).status_code in (302, 403, 404)
+    assert client.get(reverse("admin:shop_order_change", args=[claim.order_id])).status_code in (
+        302,
+        403,
+        404,
+    )

@@ -64,7 +64,7 @@ def register(request):
             form_error_from(form, error)
         else:
             # login() sends user_logged_in, as the sign-in page does (the cart listens to it).
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.AccountBackend")
             messages.success(request, _("Welcome! Your account is ready."))
             return redirect(_safe_next(request, reverse("accounts:me")))
     status = 400 if form.errors else 200

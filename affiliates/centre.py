@@ -4,11 +4,14 @@ lookup is fenced to the signed-in leader's own team (others' members answer 404)
 
 from __future__ import annotations
 
+import functools
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -84,14 +87,31 @@ def _period_form(request) -> tuple[PeriodForm, int]:
 
 
 def _stats_context(request, promoter_ids: list[int]) -> tuple[dict, int]:
+    """The figures are read lazily: the page caches its rendered figures per promoter, period and
+    rollup version (stats.rollup_version), so while the rollups stand still a repeat view runs no
+    statistics query and renders no table."""
     form, status = _period_form(request)
-    result = stats.promoter_stats(promoter_ids=promoter_ids, period=form.period())
-    chart = stats.chart_data(result) | {
-        "commission_label": _("Commission (¥)"),
-        "visits_label": _("Visits"),
-        "orders_label": _("Orders"),
+    period = form.period()
+    result = SimpleLazyObject(lambda: stats.promoter_stats(promoter_ids=promoter_ids, period=period))
+
+    @functools.cache
+    def chart() -> dict:  # templates call it: json_script needs the plain dict
+        return stats.chart_data(result) | {
+            "commission_label": _("Commission (¥)"),
+            "visits_label": _("Visits"),
+            "orders_label": _("Orders"),
+        }
+
+    context = {
+        "period_form": form,
+        "period": period,
+        "stats": result,
+        "chart": chart,
+        "stats_key": ":".join(
+            ["-".join(map(str, promoter_ids)), str(period.start), str(period.end), stats.rollup_version()]
+        ),
     }
-    return {"period_form": form, "stats": result, "chart": chart}, status
+    return context, status
 
 
 @login_required

@@ -231,6 +231,13 @@ def stats_rollup(*, full: bool = False, now: datetime | None = None) -> dict[str
 # --- reads ------------------------------------------------------------------------------------------
 
 
+def rollup_version() -> str:
+    """Changes whenever stats_rollup has run (its watermark is stamped in the same transaction as
+    the cells it wrote): pages key cached figures by it, so they never show older rollups."""
+    value = StatsWatermark.objects.filter(name=WATERMARK).values_list("value", flat=True).first()
+    return value.isoformat() if value else "none"
+
+
 @dataclass(frozen=True)
 class Period:
     start: date

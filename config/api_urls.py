@@ -3,8 +3,9 @@
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("accounts.api.urls")),
+    # The shop's first: the catalog is what is asked for most (Django tries the patterns in order).
     path("", include("shop.api.urls")),
+    path("", include("accounts.api.urls")),
     path("", include("affiliates.api.urls")),
     path("", include("affiliates.api.centre_urls")),
     path("", include("payouts.api.urls")),

@@ -169,7 +169,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # The sign-in guard runs first: a locked account or address is refused before its password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend with the signed-in user loaded without the ORM's statement building
+    # (accounts/backends.py and accounts/authentication.py, README "Speed").
+    "accounts.backends.AccountBackend",
 ]
 
 # Sign-in throttling (django-axes, counted in PostgreSQL so every web instance shares it and it keeps
@@ -283,7 +285,7 @@ SILENCED_SYSTEM_CHECKS = env.list("SILENCED_SYSTEM_CHECKS", default=[])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.AccountTokenAuthentication",  # DRF's, one statement
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
     "DEFAULT_PAGINATION_CLASS": "config.pagination.StandardPagination",

@@ -24,11 +24,12 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("config.api_urls")),
+    # Storefront first: Django tries patterns in order, and these are the pages most asked for.
+    path("", include("shop.urls")),
     path("", include("payouts.urls")),
     path("", include("affiliates.centre_urls")),
     path("", include("affiliates.urls")),
     path("", include("gifting.urls")),
-    path("", include("shop.urls")),
 ]
 
 if not settings.WECHATPAY["MCHID"] and settings.WECHATPAY["SANDBOX"]:

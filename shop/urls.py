@@ -4,4 +4,5 @@ from shop.views.order_urls import urlpatterns as order_urlpatterns
 from shop.views.storefront_urls import urlpatterns as storefront_urlpatterns
 
 app_name = "shop"
-urlpatterns = [*order_urlpatterns, *storefront_urlpatterns]
+# Storefront pages first: they are the most visited (Django tries the patterns in order).
+urlpatterns = [*storefront_urlpatterns, *order_urlpatterns]

@@ -76,16 +76,16 @@ class ProductListView(generics.ListAPIView):
         # A page of cards is the same for everyone asking the same thing (no personal fields), so
         # it is cached like the storefront's lists: per query, language and the host its links name.
         key = catalog_cache.list_key(
-            name="api-products",
+            name="api-products-json",  # JSON bytes; earlier versions kept data under "api-products"
             language=get_language(),
             parts=(request.scheme, request.get_host(), catalog_cache.query_digest(request.query_params)),
         )
-        built_at, data = catalog_cache.list_get(key)
-        if data is not None:
-            return Response(data)
-        response = super().list(request, *args, **kwargs)  # bad filters raise: a 400, never cached
-        catalog_cache.list_set(key, built_at, response.data)
-        return response
+        built_at, body = catalog_cache.list_get(key)
+        if not isinstance(body, bytes):  # not cached (or not as bytes): built now
+            response = super().list(request, *args, **kwargs)  # bad filters raise: a 400, never cached
+            body = catalog_cache.json_render(response.data)
+            catalog_cache.list_set(key, built_at, body)
+        return catalog_cache.json_response(request, body)
 
 
 class ProductDetailView(APIView):
@@ -96,16 +96,16 @@ class ProductDetailView(APIView):
 
     @extend_schema(responses=io.ProductDetailOutput)
     def get(self, request, pk: int):
-        key = catalog_cache.product_key("api", pk, get_language())
-        shared = catalog_cache.shared_get(key)
-        if shared is None:
+        key = catalog_cache.product_key(catalog_cache.API_KIND, pk, get_language())
+        shared = catalog_cache.shared_get(key)  # the representation as JSON bytes
+        if not isinstance(shared, bytes):  # not cached (or not as bytes): built now
             product = selectors.product_visible_or_none(product_id=pk)
             if product is None:
                 return Response({"detail": "Not found."}, status=status.HTTP_404_NOT_FOUND)
-            shared = io.ProductDetailOutput(product).data
+            shared = catalog_cache.json_render(io.ProductDetailOutput(product).data)
             catalog_cache.shared_set(key, shared)
         liked = visitor_facts(user=request.user, liked_among=[pk], badges=False).liked
-        return Response({**shared, "liked": pk in liked})
+        return catalog_cache.json_response(request, shared, add={"liked": pk in liked})
 
 
 class ProductLikeView(APIView):

@@ -226,12 +226,12 @@ def search(request):
 
     A valid search's page is shared by everyone asking the same thing, so it is cached per query
     string like the other lists; a refused one is rendered for the visitor alone."""
-    form = SearchForm(request.GET or None)
     key = catalog_cache.list_key(
         name="search", language=get_language(), parts=(catalog_cache.query_digest(request.GET),)
     )
 
     def build():
+        form = SearchForm(request.GET or None)  # only when the page is built: a form costs CPU
         context = {"form": form, "products": [], "searched": False, "categories": selectors.category_tree()}
         if not request.GET:
             return context

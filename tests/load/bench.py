@@ -190,7 +190,11 @@ class BenchContext:
         return statistics.median(page_runs), statistics.median(ratios)
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+def _wait_until_up(
+    base_url: str,
+    process: subprocess.Popen,
+    timeout: float = float(os.environ.get("BENCH_START_SECONDS", "30")),
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -8,9 +8,12 @@ layered per request, and every change showing on the next request.
 - query counts of every page and endpoint, signed in, with the cache cold and warm.
 """
 
+import json
 import re
 
 import pytest
+from django.conf import settings
+from django.contrib.sessions.backends.cached_db import SessionStore
 from django.core.cache import cache
 from django.test import Client
 from rest_framework.test import APIClient
@@ -388,3 +391,118 @@ def test_signed_out_visitors_see_their_own_cart_badge_only(catalog):
     assert 'data-testid="cart-count">3<' in with_cart.get("/").content.decode()
     assert 'data-testid="cart-count"' not in without.get("/").content.decode()
     assert 'data-testid="cart-count"' not in without.get(f"/products/{first.pk}/").content.decode()
+
+
+def test_personal_parts_rendered_once_follow_language_path_and_visitor(catalog, two_shoppers):
+    """Personal parts are rendered once per distinct set of values (catalog_cache._fragment): the
+    sign-in link still names the page asked for, the language asked in, and each shopper's own
+    name and badges, whatever was rendered just before."""
+    hua, cao = two_shoppers
+    first, second, _third = catalog
+    clients = {"hua": signed_in(hua), "cao": signed_in(cao)}
+    for _round in range(2):
+        for product in (first, second):
+            for language, sign_in in (("zh-hans", "登录"), ("en", "Sign in")):
+                html = Client(HTTP_ACCEPT_LANGUAGE=language).get(f"/products/{product.pk}/").content.decode()
+                assert f'/accounts/login/?next=/products/{product.pk}/">{sign_in}</a>' in html
+            for name, other in (("hua", "阿草"), ("cao", "阿花")):
+                html = clients[name].get(f"/products/{product.pk}/").content.decode()
+                assert other not in html and "/accounts/login/?next=" not in html
+    assert ">阿花</a>" in clients["hua"].get("/").content.decode()
+    assert ">阿草</a>" in clients["cao"].get("/").content.decode()
+
+
+@pytest.fixture
+def redis_round_trips(monkeypatch):
+    """How many times this process wrote a command (or a pipeline) to Redis: a spy on redis-py's
+    connection, which still sends everything to the real server."""
+    import redis.connection
+
+    sent = []
+    original = redis.connection.AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.AbstractConnection, "send_packed_command", counting)
+    return sent
+
+
+@pytest.mark.parametrize("url", ["/", "/search/?q=连衣", "/products/{product}/"])
+def test_a_warm_signed_in_page_reads_its_session_with_its_shared_part(
+    busy_shopper, big_catalog, url, redis_round_trips, django_assert_max_num_queries
+):
+    """The session (cached_db) is read from Redis in the same round trip as the page's shared part:
+    one Redis round trip for a warm product or search page, two for home (朋友♡ is its own entry,
+    read once the shopper is known). Queries stay at two (the shopper, and every personal figure)."""
+    url = url.format(product=big_catalog[0].pk)
+    client = signed_in(busy_shopper)
+    client.get("/accounts/")  # the session is in the cache from here on
+    assert client.get(url).status_code == 200  # the shared part is in the cache from here on
+    redis_round_trips.clear()
+    with django_assert_max_num_queries(2):
+        response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert busy_shopper.display_name in html and 'data-testid="cart-count">3<' in html
+    assert len(redis_round_trips) == (2 if url == "/" else 1), redis_round_trips
+
+
+def test_a_session_the_cache_lost_is_read_from_the_database(busy_shopper, big_catalog):
+    client = signed_in(busy_shopper)
+    url = f"/products/{big_catalog[0].pk}/"
+    assert busy_shopper.display_name in client.get(url).content.decode()
+    session_key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    cache.delete(SessionStore.cache_key_prefix + session_key)  # evicted, or Redis restarted empty
+    html = client.get(url).content.decode()
+    assert busy_shopper.display_name in html and "/accounts/login/?next=" not in html
+    assert cache.get(SessionStore.cache_key_prefix + session_key) is not None  # and cached again
+
+
+def test_a_signed_out_session_is_not_taken_from_the_prefetch(busy_shopper, big_catalog):
+    client = signed_in(busy_shopper)
+    url = f"/products/{big_catalog[0].pk}/"
+    assert busy_shopper.display_name in client.get(url).content.decode()
+    client.post("/accounts/logout/")
+    html = client.get(url).content.decode()
+    assert busy_shopper.display_name not in html and "/accounts/login/?next=" in html
+
+
+def test_api_answers_are_the_stored_json_with_the_callers_own_fields_added(catalog, two_shoppers):
+    """Plain JSON answers are the stored bytes (+ `liked`); other formats still go through DRF."""
+    hua, _cao = two_shoppers
+    first = catalog[0]
+    client = APIClient()
+    client.force_authenticate(hua)
+    url = f"/api/v1/products/{first.pk}/"
+    cold, warm = client.get(url), client.get(url)
+    assert cold.status_code == warm.status_code == 200
+    assert cold["Content-Type"] == warm["Content-Type"] == "application/json"
+    assert json.loads(warm.content) == json.loads(cold.content)
+    assert json.loads(warm.content)["liked"] is True and json.loads(warm.content)["id"] == first.pk
+    assert warm.content.endswith(b',"liked":true}')
+    indented = client.get(url, HTTP_ACCEPT="application/json; indent=2")
+    assert indented.status_code == 200 and b'\n  "liked": true' in indented.content
+    browsable = client.get(url, HTTP_ACCEPT="text/html")
+    assert browsable.status_code == 200 and b"liked" in browsable.content
+    listing = [client.get("/api/v1/products/?q=连衣") for _ in range(2)]
+    assert listing[0].content == listing[1].content and json.loads(listing[1].content)["count"] == 3
+    assert client.get("/api/v1/products/?q=连衣&format=api").status_code == 200
+
+
+def test_an_api_entry_not_stored_as_json_bytes_is_rebuilt(catalog, two_shoppers):
+    """An entry of another shape under an API key (written by another version during a deploy) is
+    a miss, never a 500."""
+    hua, _cao = two_shoppers
+    first = catalog[0]
+    client = APIClient()
+    client.force_authenticate(hua)
+    cache.set(catalog_cache.product_key(catalog_cache.API_KIND, first.pk, "zh-hans"), {"id": first.pk})
+    answer = client.get(f"/api/v1/products/{first.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert answer.status_code == 200 and answer.json()["liked"] is True and answer.json()["skus"]
+    listing = client.get("/api/v1/products/?q=连衣")
+    key = next(k for k in cache.keys("*api-products*"))  # django-redis: keys without the prefix
+    cache.set(key, (catalog_cache.generation(), {"results": []}))
+    again = client.get("/api/v1/products/?q=连衣")
+    assert again.status_code == 200 and again.json() == listing.json()

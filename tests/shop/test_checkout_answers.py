@@ -14,8 +14,8 @@ from rest_framework.test import APIClient
 
 from config.cache import redis_client
 from shop.api.order_serializers import OrderOutputSerializer, PlacedOrderOutputSerializer
+from shop.catalog_cache import API_KIND, product_key
 from shop.catalog_cache import GENERATION_KEY as CATALOG_GENERATION_KEY
-from shop.catalog_cache import product_key
 from shop.models import Order
 from shop.services.checkout import checkout_place
 from tests.shop.factories import ShopFactory
@@ -125,7 +125,7 @@ def test_placing_an_order_drops_only_its_products_parts_not_every_list_page(
     pages = [
         product_key("page", sku.product_id, "zh-hans"),
         product_key("page", sku.product_id, "en"),
-        product_key("api", sku.product_id, "zh-hans"),
+        product_key(API_KIND, sku.product_id, "zh-hans"),
     ]
     other = product_key("page", sku.product_id + 1000, "zh-hans")
     cache.set_many({**dict.fromkeys(pages, "stale"), other: "fresh"})
@@ -159,3 +159,27 @@ def test_ids_no_row_can_have_are_refused_as_bad_input():
     assert not Order.objects.exists()
     sku.refresh_from_db()
     assert sku.stock == 5
+
+
+def test_api_checkout_of_a_three_line_cart_within_the_bench_budget(django_assert_max_num_queries):
+    """`make bench`'s checkout_queries, pinned (goal ≤ 15): the caller's token and user in one
+    statement, the buyer's cart lines with the cart's id in one, address, SKUs, transaction, buyer
+    lock, idempotency check, orders, the attribution lookup (affiliates' checkout hook), lines,
+    events with their announcement, cart lines delete, SKU lock, stock update, commit."""
+    buyer = make_buyer()
+    api = api_for(buyer)
+    shop = ShopFactory()
+    for sku in [make_sku(shop=shop, stock=10) for _ in range(3)]:
+        assert (
+            api.post(f"{API}/cart/items/", {"sku_id": sku.pk, "quantity": 1}, format="json").status_code
+            == 201
+        )
+    body = {"address_id": buyer.addresses.get().pk, "checkout_id": str(uuid.uuid4())}
+    # BEGIN and COMMIT count, as in the bench; the test's own atomic block turns them into savepoints.
+    with django_assert_max_num_queries(15):
+        response = api.post(f"{API}/checkout/", body, format="json")
+    assert response.status_code == 201, response.content
+    assert len(response.json()) == 1 and len(response.json()[0]["lines"]) == 3
+    assert not buyer.cart.lines.exists()
+    again = api.post(f"{API}/checkout/", body, format="json")  # the same key: the same order
+    assert again.status_code == 201 and again.json()[0]["number"] == response.json()[0]["number"]

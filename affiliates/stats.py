@@ -225,17 +225,39 @@ def stats_rollup(*, full: bool = False, now: datetime | None = None) -> dict[str
             since = _local_day(now) - timedelta(days=_recompute_days())
         counts = {"click_cells": rollup_clicks(click_days), "ledger_cells": rollup_ledger(since)}
         StatsWatermark.objects.update_or_create(name=WATERMARK, defaults={"value": now})
+        transaction.on_commit(_publish_version(now.isoformat()))
     return counts
+
+
+def _publish_version(version: str):
+    def publish() -> None:
+        from django.core.cache import cache
+
+        cache.set(VERSION_CACHE_KEY, version, VERSION_CACHE_SECONDS)
+
+    return publish
 
 
 # --- reads ------------------------------------------------------------------------------------------
 
 
+VERSION_CACHE_KEY = "affiliates:stats-version"
+# The version is also kept in the cache, set when a rollup commits. Should that set be lost, the
+# cached version expires after this long and is read from the database again.
+VERSION_CACHE_SECONDS = 60
+
+
 def rollup_version() -> str:
     """Changes whenever stats_rollup has run (its watermark is stamped in the same transaction as
     the cells it wrote): pages key cached figures by it, so they never show older rollups."""
-    value = StatsWatermark.objects.filter(name=WATERMARK).values_list("value", flat=True).first()
-    return value.isoformat() if value else "none"
+    from django.core.cache import cache
+
+    version = cache.get(VERSION_CACHE_KEY)
+    if version is None:
+        value = StatsWatermark.objects.filter(name=WATERMARK).values_list("value", flat=True).first()
+        version = value.isoformat() if value else "none"
+        cache.set(VERSION_CACHE_KEY, version, VERSION_CACHE_SECONDS)
+    return version
 
 
 @dataclass(frozen=True)

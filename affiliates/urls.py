@@ -14,6 +14,7 @@ urlpatterns = [
     path("promoter/links/", views.links, name="links"),
     path("promoter/ledger/", views.ledger, name="ledger"),
     path("promoter/leave/", views.leave, name="leave"),
+    path("promoter/invite/<str:code>/", views.invite, name="invite"),
     path("promoter/sharers/<int:sharer_id>/remove/", views.sharer_remove, name="sharer-remove"),
     path("promoter/agency/ledger/", views.agency_ledger, name="agency-ledger"),
     path("s/<str:code>/", views.showcase, name="showcase"),

@@ -327,3 +327,36 @@ def agency_ledger(request):
             "sharers": sharers,
         },
     )
+
+
+@login_required
+def invite(request, code: str):
+    """An invitation link (`/promoter/invite/<code>/`): who invites, and a one-tap join for an
+    approved 推客 (the join itself is the POST to `join`, with the same checks as a typed code)."""
+    from affiliates.models import Agency
+
+    leader = None
+    if code.isalnum() and len(code) <= 16:
+        leader = (
+            Promoter.objects.filter(
+                invitation_code=code, role=Promoter.Role.CREATOR, status=Promoter.Status.APPROVED
+            )
+            .values_list("display_name", flat=True)
+            .first()
+        ) or Agency.objects.filter(invitation_code=code, is_active=True).values_list(
+            "name", flat=True
+        ).first()
+    if leader is None:
+        raise Http404
+    promoter = selectors.promoter_of(request.user)
+    can_join = (
+        promoter is not None
+        and promoter.role == Promoter.Role.SHARER
+        and promoter.status == Promoter.Status.APPROVED
+        and not (promoter.bound_creator_id or promoter.bound_agency_id)
+    )
+    return render(
+        request,
+        "affiliates/invite.html",
+        {"leader": leader, "code": code, "promoter": promoter, "can_join": can_join},
+    )

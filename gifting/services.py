@@ -13,6 +13,8 @@ twice, or after a lost event, changes nothing the first run did not.
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 from datetime import datetime, timedelta
 
@@ -54,6 +56,7 @@ from shop.services.checkout import checkout_place
 from shop.services.errors import NotPurchasable
 from shop.services.locking import lock_ordered
 from shop.services.orders import notify_user
+from shop.services.rawsql import column, instances_from_row, select_list
 from shop.services.refunds import RefundLineSpec, order_refund_balances, refund_create
 from shop.services.sub_orders import merchant_user_ids_of_order, sub_order_create
 from shop.templatetags.money import format_fen
@@ -229,15 +232,61 @@ def gifts_follow_orders(*, gift_ids: list[int] | None = None) -> int:
         return changed + cursor.rowcount
 
 
+def _gift_columns():
+    from accounts.models import User
+    from shop.models import OrderLine, Product
+
+    return (
+        (Gift, tuple(field.attname for field in Gift._meta.concrete_fields)),
+        (Product, ("id", "shop_id", "title", "status")),
+        (SKU, ("id", "product_id", "spec_label", "price_fen", "stock", "is_active")),
+        (User, ("id", "phone", "nickname")),
+        (
+            OrderLine,
+            ("id", "order_id", "sku_id", "product_id", "title", "spec_label", "image_url", "unit_price_fen")
+            + ("quantity", "total_fen", "refunded_quantity", "refunded_fen", "attribution"),
+        ),
+        (Order, ("id", "number", "buyer_id", "shop_id", "kind", "status", "total_fen", "paid_at")),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _gift_sql() -> tuple[tuple, str]:
+    """The gift of a token with its product, SKU, giver, order line and order, in one statement
+    written out (the claim's hot read; compiling it through the ORM costs more than running it)."""
+    from accounts.models import User
+    from shop.models import OrderLine, Product
+
+    columns = _gift_columns()
+    sql = (
+        f'SELECT {select_list(columns)} FROM "{Gift._meta.db_table}" '
+        f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
+        f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(Gift, "sku_id")} '
+        f'JOIN "{User._meta.db_table}" ON {column(User, "id")} = {column(Gift, "giver_id")} '
+        f'JOIN "{OrderLine._meta.db_table}" ON {column(OrderLine, "id")} = {column(Gift, "order_line_id")} '
+        f'JOIN "{Order._meta.db_table}" ON {column(Order, "id")} = {column(Gift, "order_id")} '
+        f"WHERE {column(Gift, 'token')} = %s"
+    )
+    return columns, sql
+
+
 def gift_by_token(token: str) -> Gift:
-    """The gift behind a share token (GiftNotFound for anything else), brought up to date with its
-    order first."""
+    """The gift behind a share token (GiftNotFound for anything else), with its product, SKU, giver,
+    order line and order, brought up to date with its order first."""
     token = (token or "").strip()
     if not token or len(token) > 32:
         raise GiftNotFound()
-    gift = Gift.objects.select_related("product", "sku", "giver", "order_line").filter(token=token).first()
-    if gift is None:
+    columns, sql = _gift_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token])
+        row = cursor.fetchone()
+    if row is None:
         raise GiftNotFound()
+    gift, product, sku, giver, line, order = instances_from_row(columns, row)
+    if isinstance(line.attribution, str):  # jsonb comes back as text from a raw cursor
+        line.attribution = json.loads(line.attribution)
+    sku.product = product
+    gift.product, gift.sku, gift.giver, gift.order_line, gift.order = product, sku, giver, line, order
     if gift.status == G.AWAITING_PAYMENT and gifts_follow_orders(gift_ids=[gift.pk]):
         gift.refresh_from_db()
     return gift
@@ -323,10 +372,11 @@ def gift_claim(
     draw not won (GiftNotWinner), a SKU at another price, no stock for the switched SKU (OutOfStock),
     a bad address.
 
-    One transaction. Everything that can be read first is read before any lock; then the gift row is
-    locked by the conditional UPDATE that counts the claim (`claimed_count < copies`, still open,
-    before the deadline), then the order (sub_order_create), and the rest is two INSERTs and the
-    commit, so the one row every claimer of a gift waits for is held briefly.
+    One transaction. Everything that can be read is read before it; the sub-order is written (two
+    INSERTs, sub_order_create); only then is the gift row locked, by the conditional UPDATE that
+    counts the claim (`claimed_count < copies`, still open, before the deadline), and the rest is the
+    shop's check of units left, stock for a switched SKU, and the commit: the one row every claimer
+    of a gift waits for is held that briefly (as checkout holds its SKU row).
     """
     gift = gift_by_token(token)
     _check_may_receive(gift, recipient)
@@ -336,9 +386,9 @@ def gift_claim(
         won = GiftEntry.objects.filter(gift=gift, user=recipient).values_list("won", flat=True).first()
         if not won:
             raise GiftNotWinner()
-    if GiftClaim.objects.filter(gift=gift, recipient=recipient).exists():
-        raise GiftAlreadyClaimed()
-    target_sku_id = gift.sku_id
+    # A second claim by the same person is refused by the unique constraint (one claim per person),
+    # inside the transaction below: no query spent on asking first.
+    target = None
     if sku_id not in (None, "") and str(sku_id) != str(gift.sku_id):
         target = (
             SKU.objects.filter(pk=sku_id, product_id=gift.product_id, is_active=True).first()
@@ -349,7 +399,6 @@ def gift_claim(
             raise InvalidGift(_("Choose a spec of this product."), field="sku_id")
         if target.price_fen != gift.order_line.unit_price_fen:
             raise GiftSkuPriceDiffers(field="sku_id")
-        target_sku_id = target.pk
     shipping = None
     if address_id not in (None, ""):
         shipping = _claim_address(recipient=recipient, address_id=address_id)
@@ -360,42 +409,46 @@ def gift_claim(
 
     def claim_row(order):
         claims.append(
-            GiftClaim(gift=gift, recipient=recipient, order=order, sku_id=target_sku_id, created_at=now)
+            GiftClaim(gift=gift, recipient=recipient, order=order, sku=target or gift.sku, created_at=now)
         )
         return claims
+
+    def count_the_claim():
+        """The first-come guard: one conditional UPDATE that locks the gift row until commit."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
+                "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
+                "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
+                "RETURNING claimed_count",
+                [gift.pk, now],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
+            if current[0] == G.FINISHED:
+                raise GiftAllTaken()
+            if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
+                raise GiftExpired()
+            raise GiftNotOpen()
 
     try:
         with transaction.atomic():
             if shipping is None:
                 shipping = _claim_address(recipient=recipient, address=address)
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
-                    "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
-                    "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
-                    "RETURNING claimed_count",
-                    [gift.pk, now],
-                )
-                row = cursor.fetchone()
-            if row is None:
-                current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
-                if current[0] == G.FINISHED:
-                    raise GiftAllTaken()
-                if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
-                    raise GiftExpired()
-                raise GiftNotOpen()
             sub_order_create(
-                parent_order_id=gift.order_id,
-                parent_line_id=gift.order_line_id,
+                parent=gift.order,
+                parent_line=gift.order_line,
                 buyer=recipient,
-                sku_id=target_sku_id if target_sku_id != gift.sku_id else None,
+                sku=target,
                 address=shipping,
-                note=_("Gift. Message: %(message)s") % {"message": gift.message}
+                note=(_("Gift. Message: %(message)s") % {"message": gift.message})
                 if gift.message
                 else _("Gift"),
                 actor=recipient,
                 merchant_ids=merchants,
                 rows_for=claim_row,
+                guard=count_the_claim,
                 messages=[
                     outbox_message(
                         handler=notification_deliver,
@@ -417,8 +470,6 @@ def gift_claim(
         raise
     claim = claims[0]
     claim.gift = gift
-    if target_sku_id == gift.sku_id:
-        claim.sku = gift.sku
     return claim
 
 
@@ -536,7 +587,9 @@ def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
         if not locked:
             return None
         gift = locked[0]
-        order = lock_ordered(Order.objects.filter(pk=gift.order_id))[0]
+        # NO KEY: claims in flight hold KEY SHARE on it through their sub-order's foreign key, and
+        # wait for the gift row this job holds; FOR UPDATE here would deadlock with them.
+        order = lock_ordered(Order.objects.filter(pk=gift.order_id), no_key=True)[0]
         refund = None
         left = 0
         if order.status == Order.Status.PAID:

@@ -250,6 +250,13 @@ class OrderAdmin(
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Order._meta.fields] + ["items", "shipping", "total", "refunded"]
 
+    def get_inlines(self, request, obj):
+        # Only a gift order has sub-orders: other orders' pages spend no query looking for them.
+        inlines = super().get_inlines(request, obj)
+        if obj is None or obj.kind != Order.Kind.GIFT:
+            inlines = [inline for inline in inlines if inline is not SubOrderInline]
+        return inlines
+
     def _one_shop(self, request) -> bool:
         shop_ids = request_shop_ids(request)
         return shop_ids is not None and len(shop_ids) == 1

@@ -114,6 +114,15 @@ class ShopScopedRelatedFieldListFilter(admin.RelatedFieldListFilter):
         return [(obj.pk, str(obj)) for obj in queryset]
 
 
+def _shop_id_of(obj) -> int | None:
+    path = SHOP_PATHS.get(type(obj))
+    if path == "pk":
+        return obj.pk
+    if path == "shop":
+        return obj.shop_id
+    return None
+
+
 class ShopScopedAdminMixin:
     shop_path = "shop"
 
@@ -154,6 +163,11 @@ class ShopScopedAdminMixin:
             return False
         if obj is None:
             return True
+        # The row's own shop, when the row says it (a shop, or a row with a `shop` key): checked
+        # against the shop ids already looked up, no query. Other rows ask the database.
+        shop_id = _shop_id_of(obj)
+        if shop_id is not None:
+            return shop_id in request_shop_ids(request)
         if isinstance(obj, self.model):
             return self.get_queryset(request).filter(pk=obj.pk).exists()
         # Inlines are asked about their parent object.

@@ -17,21 +17,23 @@ def lock_ordered(
     skip_locked: bool = False,
     limit: int | None = None,
     of: tuple[str, ...] = ("self",),
+    no_key: bool = False,
 ) -> list:
     """SELECT ... FOR UPDATE the rows of `queryset` in primary-key order and return them.
 
     Must run inside `transaction.atomic()`. `skip_locked` leaves out rows another transaction holds
     (for batch jobs that may run at the same time in two workers). `of` limits the lock to the
     queryset's own table when it follows foreign keys with select_related. `limit` takes the first
-    rows in that order (a batch).
+    rows in that order (a batch). `no_key` takes FOR NO KEY UPDATE, which rows inserted meanwhile with
+    a foreign key to these rows (their FOR KEY SHARE) do not wait for, nor block.
     """
-    queryset = queryset.select_for_update(skip_locked=skip_locked, of=of).order_by("pk")
+    queryset = queryset.select_for_update(skip_locked=skip_locked, of=of, no_key=no_key).order_by("pk")
     if limit is not None:
         queryset = queryset[:limit]
     return list(queryset)
 
 
-def lock_one(queryset: models.QuerySet, *, of: tuple[str, ...] = ("self",)):
+def lock_one(queryset: models.QuerySet, *, of: tuple[str, ...] = ("self",), no_key: bool = False):
     """Lock and return the single row of `queryset`, or None: `lock_ordered` for one row."""
-    rows = lock_ordered(queryset, of=of)
+    rows = lock_ordered(queryset, of=of, no_key=no_key)
     return rows[0] if rows else None

@@ -364,6 +364,16 @@ def order_refund(
                 _("Order %(number)s is %(status)s: there is no payment to refund.")
                 % {"number": order.number, "status": order.get_status_display()}
             )
+        if order.kind == Order.Kind.GIFT:
+            # Its units are claimed or refunded by the gift's own rules (whose lock a refund here
+            # would bypass): unclaimed copies at expiry, claimed ones on their sub-orders.
+            raise InvalidTransition(
+                _(
+                    "Order %(number)s is a gift: unclaimed copies are refunded when it expires, "
+                    "claimed ones on their own sub-orders."
+                )
+                % {"number": order.number}
+            )
         if full:
             balances, shipping_left = order_refund_balances(order)
             lines = [

@@ -12,8 +12,6 @@ person's address (a claimed gift copy). The shop offers this without knowing abo
 
 from __future__ import annotations
 
-import json
-
 from django.db import connection, transaction
 from django.db.models import F, IntegerField, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -85,80 +83,68 @@ def order_close_if_settled(order: Order) -> bool:
     return True
 
 
-_LINE_LEFT_SQL = """
-SELECT l.id, l.sku_id, l.product_id, l.title, l.spec_label, l.image_url, l.unit_price_fen, l.quantity,
-       l.total_fen, l.attribution,
+_UNITS_LEFT_SQL = """
+SELECT o.status,
        l.quantity
        - COALESCE((SELECT SUM(x.quantity) FROM shop_refundline x JOIN shop_refund r ON r.id = x.refund_id
                    WHERE x.line_id = l.id AND r.status IN ('processing', 'succeeded', 'abnormal')), 0)
        - COALESCE((SELECT SUM(m.quantity) FROM shop_orderline m JOIN shop_order s ON s.id = m.order_id
                    WHERE s.parent_line_id = l.id), 0) AS units_left
-FROM shop_orderline l WHERE l.id = %s AND l.order_id = %s
+FROM shop_orderline l JOIN shop_order o ON o.id = l.order_id
+WHERE l.id = %s
 """
-
-
-def _locked_parent(parent_order_id: int) -> Order | None:
-    return lock_one(
-        Order.objects.filter(pk=parent_order_id).only("pk", "status", "shop_id", "number", "kind")
-    )
 
 
 def sub_order_create(
     *,
-    parent_order_id: int,
-    parent_line_id: int,
+    parent: Order,
+    parent_line: OrderLine,
     buyer,
-    sku_id: int | None = None,
+    sku: SKU | None = None,
     address: dict,
     note: str = "",
     actor=None,
     rows_for=None,
     messages=(),
     merchant_ids: list[int] | None = None,
+    guard=None,
 ) -> Order:
-    """Split one unit of a paid line of `parent_order_id` off into a paid sub-order for `buyer`,
-    shipped to `address` (recipient_name, phone, province, city, district, detail). `sku_id` may name
-    another active SKU of the same product: the unit's stock moves to it atomically (OutOfStock when it
-    has none left, and nothing changes).
+    """Split one unit of `parent_line`, a line of the paid order `parent`, off into a paid sub-order
+    for `buyer`, shipped to `address` (recipient_name, phone, province, city, district, detail).
+    `sku` may be another active SKU of the same product: the unit's stock moves to it atomically
+    (OutOfStock when it has none left, and nothing changes).
 
-    Runs inside the caller's transaction (required). Locks the parent order, then SKUs. Raises
-    InvalidTransition when the parent is not paid or the line has no unit left (every unit refunded,
-    being refunded or moved). Writes the sub-order, its line (the parent line's snapshot with the
-    chosen SKU's spec, the parent's price and attribution), a `paid` event on it and a `sub_order`
-    event on the parent; tells the merchants; announces `order_paid` for the sub-order; closes the
-    parent when this was its last open unit. `rows_for(order)` may return unsaved rows of the
-    caller's (referring to the new sub-order) and `messages` outbox messages of the caller's: they
-    are written in the same statement as the line and events. `merchant_ids` (the shop's people, when
-    the caller read them before taking its locks) saves a query.
+    Runs inside the caller's transaction (required), which a refusal rolls back. Writes the sub-order,
+    its line (the parent line's snapshot with the chosen SKU's spec, the parent's price and
+    attribution), a `paid` event on it and a `sub_order` event on the parent, the merchants' notices
+    and the `order_paid` announcement; then checks, under the caller's lock, that the parent is still
+    paid and the line still had a unit neither refunded, being refunded nor moved (InvalidTransition
+    otherwise); moves stock for another SKU; closes the parent when this was its last unit.
+
+    Locks: `guard()`, the caller's own lock, runs after the INSERTs and before the check (gifting
+    passes the conditional UPDATE of its gift row, which serialises everything that takes units from
+    a gift's line), so the lock every claimer waits for is held only for the check and the commit.
+    Without a guard the parent order row is locked there instead (FOR NO KEY UPDATE, which the
+    sub-order's foreign key does not conflict with). Then SKUs, then (last unit only) the parent.
+    `rows_for(order)` may return unsaved rows of the caller's referring to the new sub-order and
+    `messages` outbox messages of the caller's: both go into the one INSERT of the line and events.
+    `merchant_ids` (the shop's people, read by the caller before its transaction) saves a query.
     """
     from accounts.services import notification_deliver
 
     assert transaction.get_connection().in_atomic_block, "sub_order_create needs the caller's transaction"
-    merchants = merchant_ids if merchant_ids is not None else merchant_user_ids_of_order(parent_order_id)
-    target = None
-    if sku_id is not None:
-        target = SKU.objects.filter(pk=sku_id).only("pk", "product_id", "is_active", "spec_label").first()
-    parent = _locked_parent(parent_order_id)
-    if parent is None or parent.status != S.PAID:
+    merchants = merchant_ids if merchant_ids is not None else merchant_user_ids_of_order(parent.pk)
+    if parent.status != S.PAID or parent_line.order_id != parent.pk:
         raise InvalidTransition(_("This order no longer has units to hand out."))
-    with connection.cursor() as cursor:
-        cursor.execute(_LINE_LEFT_SQL, [parent_line_id, parent.pk])
-        row = cursor.fetchone()
-    if row is None:
-        raise InvalidTransition(_("This order no longer has units to hand out."))
-    (line_id, line_sku_id, product_id, title, spec_label, image_url, unit_price_fen, quantity, total_fen,
-     attribution, units_left) = row  # fmt: skip
-    if isinstance(attribution, str):  # a raw cursor hands jsonb over as text, as the ORM's field expects
-        attribution = json.loads(attribution)
-    if units_left < 1:
-        raise InvalidTransition(_("Every unit of this order has been handed out or refunded."))
-    if target is not None and target.pk != line_sku_id:
-        if target.product_id != product_id or not target.is_active:
+    spec_label = parent_line.spec_label
+    if sku is not None and sku.pk != parent_line.sku_id:
+        if sku.product_id != parent_line.product_id or not sku.is_active:
             raise NotPurchasable(field="sku_id")
-        stock_move(from_sku_id=line_sku_id, to_sku_id=target.pk, quantity=1)
-        spec_label = target.spec_label
+        spec_label = sku.spec_label
+    else:
+        sku = None
     now = timezone.now()
-    unit_fen = total_fen // quantity
+    unit_fen = parent_line.total_fen // parent_line.quantity
     order = Order(
         number="",
         buyer=buyer,
@@ -166,7 +152,7 @@ def sub_order_create(
         kind=Order.Kind.GIFT_CLAIM,
         status=S.PAID,
         parent_order_id=parent.pk,
-        parent_line_id=line_id,
+        parent_line_id=parent_line.pk,
         items_fen=unit_fen,
         shipping_fen=0,
         total_fen=unit_fen,
@@ -185,15 +171,15 @@ def sub_order_create(
     actor = actor if getattr(actor, "pk", None) else None
     sub_line = OrderLine(
         order=order,
-        sku_id=target.pk if target is not None else line_sku_id,
-        product_id=product_id,
-        title=title,
+        sku_id=sku.pk if sku is not None else parent_line.sku_id,
+        product_id=parent_line.product_id,
+        title=parent_line.title,
         spec_label=spec_label,
-        image_url=image_url,
-        unit_price_fen=unit_price_fen,
+        image_url=parent_line.image_url,
+        unit_price_fen=parent_line.unit_price_fen,
         quantity=1,
         total_fen=unit_fen,
-        attribution=attribution,
+        attribution=parent_line.attribution,
     )
     events = [
         OrderEvent(
@@ -202,7 +188,7 @@ def sub_order_create(
             kind=OrderEvent.Kind.PAID,
             to_status=S.PAID,
             note=parent.number,
-            data={"parent_order_id": parent.pk, "parent_line_id": line_id},
+            data={"parent_order_id": parent.pk, "parent_line_id": parent_line.pk},
         ),
         OrderEvent(
             order_id=parent.pk,
@@ -211,7 +197,7 @@ def sub_order_create(
             from_status=S.PAID,
             to_status=S.PAID,
             note=order.number,
-            data={"sub_order_id": order.pk, "parent_line_id": line_id, "quantity": 1},
+            data={"sub_order_id": order.pk, "parent_line_id": parent_line.pk, "quantity": 1},
         ),
     ]
     # The merchants' "ship it" notices, the order_paid announcement and the caller's messages: one
@@ -225,9 +211,24 @@ def sub_order_create(
     extra = list(rows_for(order)) if rows_for else []
     insert_together([sub_line], events, extra, outbox)
     outbox_relay_on_commit(outbox)
-    if units_left == 1:
-        parent = Order.objects.get(pk=parent.pk)
-        order_close_if_settled(parent)
+
+    if guard is not None:
+        guard()
+    else:
+        lock_one(Order.objects.filter(pk=parent.pk).only("pk"), no_key=True)
+    with connection.cursor() as cursor:
+        cursor.execute(_UNITS_LEFT_SQL, [parent_line.pk])
+        status, units_left = cursor.fetchone()
+    # units_left counts this sub-order's unit as moved already.
+    if status != S.PAID:
+        raise InvalidTransition(_("This order no longer has units to hand out."))
+    if units_left < 0:
+        raise InvalidTransition(_("Every unit of this order has been handed out or refunded."))
+    if sku is not None:
+        stock_move(from_sku_id=parent_line.sku_id, to_sku_id=sku.pk, quantity=1)
+    if units_left == 0:
+        closing = lock_one(Order.objects.filter(pk=parent.pk), no_key=True)
+        order_close_if_settled(closing)
     return order
 
 

@@ -23,6 +23,13 @@ from tests.affiliates.helpers import creator_link, make_promoter, make_sku, offe
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _empty_inbox(db):
+    """The inbox is no Django model, so a transactional test elsewhere leaves its rows behind."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM affiliates_clickinbox")
+
+
 @pytest.fixture
 def link():
     sku = make_sku()

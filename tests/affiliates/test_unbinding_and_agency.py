@@ -142,3 +142,24 @@ def test_agency_owner_sees_fees_balance_and_sharers_and_removes_one():
     assert owner_api.delete(f"/api/v1/agency/sharers/{creator.pk}/").status_code == 404  # not a 推客 of it
     assert owner_api.delete(f"/api/v1/agency/sharers/{sharer.pk}/").status_code == 204
     assert Promoter.objects.get(pk=sharer.pk).bound_agency_id is None
+
+
+def test_an_invitation_link_joins_a_sharer_in_one_tap():
+    creator = make_promoter(name="邀请人")
+    sharer = make_promoter(role="sharer", name="新推客")
+    web = Client()
+    assert web.get(f"/promoter/invite/{creator.invitation_code}/").status_code == 302  # sign in first
+    web.force_login(sharer.user)
+    page = web.get(f"/promoter/invite/{creator.invitation_code}/").content.decode()
+    assert "邀请人" in page and 'data-testid="accept-invitation"' in page
+    assert web.post("/promoter/join/", {"invitation_code": creator.invitation_code}).status_code == 302
+    assert Promoter.objects.get(pk=sharer.pk).bound_creator_id == creator.pk
+    page = web.get(f"/promoter/invite/{creator.invitation_code}/").content.decode()
+    assert 'data-testid="accept-invitation"' not in page  # already in a team
+    assert web.get("/promoter/invite/nope/").status_code == 404
+    newcomer = Client()
+    newcomer.force_login(UserFactory())
+    assert "/promoter/apply/" in newcomer.get(f"/promoter/invite/{creator.invitation_code}/").content.decode()
+    creator_home = Client()
+    creator_home.force_login(creator.user)
+    assert f"/promoter/invite/{creator.invitation_code}/" in creator_home.get("/promoter/").content.decode()

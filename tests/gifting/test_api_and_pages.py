@@ -209,3 +209,41 @@ def test_the_givers_pages_do_not_grow_with_claims(client, django_assert_max_num_
     _queries(client, f"/api/v1/gifts/sent/{gift.token}/", django_assert_max_num_queries, 14)
     _queries(client, reverse("gifting:sent"), django_assert_max_num_queries, 8)
     assert json.loads(client.get("/api/v1/gifts/").content)[0]["claimed_count"] == claims
+
+
+def test_a_claim_through_the_api_runs_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    gift = paid_gift(copies=3)
+    for _ in range(2):
+        person = make_recipient()
+        client.force_login(person)
+        with django_assert_max_num_queries(11):
+            answer = client.post(
+                f"/api/v1/gifts/{gift.token}/claim/",
+                {"address_id": person.addresses.get().pk},
+                content_type="application/json",
+            )
+        assert answer.status_code == 201, answer.content
+
+
+def test_the_merchant_admin_shows_gift_orders_their_sub_orders_and_the_message_for_packing(client):
+    from gifting.services import gift_claim
+
+    gift = paid_gift(copies=2)
+    claim = gift_claim(token=gift.token, recipient=make_recipient(), address=ADDRESS)
+    owner = gift.order.shop.owner
+    client.force_login(owner)
+    page = client.get(reverse("admin:shop_order_change", args=[gift.order_id])).content.decode()
+    assert claim.order.number in page and 'data-testid="gift-order-notice"' in page
+    assert 'data-testid="ship-order"' not in page
+    sub_page = client.get(reverse("admin:shop_order_change", args=[claim.order_id])).content.decode()
+    assert "生日快乐" in sub_page and 'data-testid="gift-claim-notice"' in sub_page
+    packing = client.get(reverse("admin:shop_order_ship", args=[claim.order_id])).content.decode()
+    assert "生日快乐" in packing and 'data-testid="gift-packing"' in packing
+    listing = client.get(reverse("admin:shop_order_changelist") + "?kind__exact=gift_claim").content.decode()
+    assert claim.order.number in listing and gift.order.number not in listing
+    client.force_login(UserFactory(is_staff=True))
+    assert client.get(reverse("admin:shop_order_change", args=[claim.order_id])).status_code in (
+        302,
+        403,
+        404,
+    )

@@ -163,6 +163,14 @@ class CreatorTeamApi(APIView):
         return Response(TeamSerializer(_team_payload(_creator_team(request), _period(request))).data)
 
 
+def _member_stats_response(leader, member_id: int, request) -> Response:
+    """One member's statistics, fenced to the leader's own team (anyone else's member: 404)."""
+    member = team.team_member(leader, member_id)
+    if member is None:
+        raise Http404
+    return Response(StatsSerializer(_stats_payload([member.pk], _period(request))).data)
+
+
 class CreatorMemberStatsApi(APIView):
     permission_classes = [IsAuthenticated]
 
@@ -173,10 +181,7 @@ class CreatorMemberStatsApi(APIView):
         summary="Creator: one 推客's statistics",
     )
     def get(self, request, member_id: int):
-        member = team.team_member(_creator_team(request), member_id)
-        if member is None:
-            raise Http404
-        return Response(StatsSerializer(_stats_payload([member.pk], _period(request))).data)
+        return _member_stats_response(_creator_team(request), member_id, request)
 
 
 class AgencyTeamApi(APIView):
@@ -215,7 +220,4 @@ class AgencyMemberStatsApi(APIView):
         summary="Agency owner: one member's statistics",
     )
     def get(self, request, member_id: int):
-        member = team.team_member(_agency_team(request), member_id)
-        if member is None:
-            raise Http404
-        return Response(StatsSerializer(_stats_payload([member.pk], _period(request))).data)
+        return _member_stats_response(_agency_team(request), member_id, request)

@@ -33,7 +33,23 @@ def narrow_draws(monkeypatch, *, repeat: int) -> None:
 
 @pytest.fixture
 def clashing_numbers(monkeypatch):
-    narrow_draws(monkeypatch, repeat=20)
+    """Every thread's first draw gives the same 8 digits, so each checkout's first order clashes
+    with the other threads' (committed or still in flight); later draws come from 1,000 values.
+
+    Forcing the repeat per thread, not for the first N draws overall, matters: checkouts of the
+    same SKUs queue on the stock lock, so one thread could otherwise take every forced repeat and
+    clash with itself more times than the insert is allowed to retry."""
+    lock, seen = threading.Lock(), threading.local()
+    rng = random.Random(7)
+
+    def randbelow(_upper):
+        if not getattr(seen, "drawn", False):
+            seen.drawn = True
+            return 42
+        with lock:
+            return rng.randrange(1000)
+
+    monkeypatch.setattr(checkout_services.secrets, "randbelow", randbelow)
 
 
 @pytest.mark.usefixtures("clashing_numbers")

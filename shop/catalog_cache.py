@@ -427,14 +427,22 @@ PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
 }
 
 
-def personalize(request, shared: str, *, generation: int | None = None) -> str:
-    """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token."""
+def personalize(
+    request, shared: str, *, generation: int | None = None, parts: dict[str, str] | None = None
+) -> str:
+    """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token.
+
+    `parts` fills markers the page's own view has already rendered for this visitor (name -> HTML,
+    for markers without arguments), before PERSONAL_PARTS is asked."""
     found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
     visitor = Visitor(request, found, generation)
     filled = {}
     for name, args in found:
         if (name, args) not in filled:
-            filled[name, args] = PERSONAL_PARTS[name](visitor, args)
+            if parts and name in parts and not args:
+                filled[name, args] = parts[name]
+            else:
+                filled[name, args] = PERSONAL_PARTS[name](visitor, args)
 
     def fill(match) -> str:
         return filled[match.group(1), tuple(int(a) for a in match.group(2).split(":")[1:])]
@@ -466,6 +474,19 @@ def _unread_session_cache_key(request) -> str | None:
     return session.cache_key
 
 
+def session_get_many(request, keys: Iterable[str]) -> dict:
+    """cache.get_many(keys), reading the visitor's session (when it is kept in this cache and not
+    read yet) in the same round trip and handing it to the session engine: what a page that needs
+    the signed-in user before it knows its own key reads first (affiliates' promoter centre)."""
+    keys = list(keys)
+    session_key = _unread_session_cache_key(request)
+    found = cache.get_many([*keys, session_key] if session_key else keys)
+    if session_key and isinstance(found.get(session_key), dict):
+        # What SessionStore.load() would have read from this cache a moment later.
+        request.session._session_cache = found[session_key]
+    return found
+
+
 def page_response(
     request,
     *,
@@ -474,9 +495,10 @@ def page_response(
     build_context: Callable[[], dict],
     generational: bool = False,
     status: int = 200,
+    parts: dict[str, str] | None = None,
 ) -> HttpResponse:
     """A page whose shared part is cached under `key` (None: built every time) and whose personal
-    parts are layered on for this visitor.
+    parts are layered on for this visitor (`parts`: markers the view rendered itself, see personalize).
 
     `generational` pages (lists, which many catalog changes alter) are stored with the catalog
     generation and read together with it in one round trip; product pages have their key deleted
@@ -502,4 +524,4 @@ def page_response(
                 list_set(key, built_at, shared)
             else:
                 shared_set(key, shared)
-    return HttpResponse(personalize(request, shared, generation=built_at), status=status)
+    return HttpResponse(personalize(request, shared, generation=built_at, parts=parts), status=status)

@@ -322,6 +322,9 @@ def _fragment(template: str, context: dict) -> str:
     return _fragment_rendered(template, get_language(), items)
 
 
+fragment = _fragment  # for pages outside the catalog that render personal parts of their own
+
+
 def _nav(visitor: Visitor, args) -> str:
     user = visitor.user
     signed_in = user.is_authenticated

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Prefetch, Sum
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from gifting.models import Gift, GiftClaim, GiftEntry
+from gifting.models import Gift, GiftClaim, GiftCopy, GiftEntry
 from shop.models import SKU, Order, Refund
 
 
@@ -31,7 +32,22 @@ def gifts_sent(user):
     return (
         Gift.objects.filter(giver=user)
         .select_related("product", "sku", "order")
+        .annotate(claimed_count=_claimed_copies())
         .order_by("-created_at", "-id")
+    )
+
+
+def _claimed_copies():
+    """Claimed copies of each gift, as a subquery (the count is derived, never kept on the gift)."""
+    return Coalesce(
+        Subquery(
+            GiftCopy.objects.filter(gift_id=OuterRef("pk"), recipient_id__isnull=False)
+            .values("gift_id")
+            .annotate(n=Count("pk"))
+            .values("n"),
+            output_field=IntegerField(),
+        ),
+        Value(0),
     )
 
 
@@ -44,7 +60,7 @@ def claims_received(user):
 
 
 def gift_of_giver(*, user, token: str) -> Gift | None:
-    return (
+    gift = (
         Gift.objects.filter(giver=user, token=token)
         .select_related("product", "sku", "order", "order_line")
         .prefetch_related(
@@ -57,6 +73,9 @@ def gift_of_giver(*, user, token: str) -> Gift | None:
         )
         .first()
     )
+    if gift is not None:
+        gift.claimed_count = len(gift.claims.all())
+    return gift
 
 
 SHIPPING_STAGES = {

@@ -200,7 +200,8 @@ def run(ctx) -> list[tuple[str, float, str]]:
 
     tokens = tuple(data["gifts"])
     rows = ctx.sql(
-        "SELECT g.copies, g.claimed_count, "
+        "SELECT g.copies, "
+        "(SELECT COUNT(*) FROM gifting_giftcopy c WHERE c.gift_id = g.id AND c.recipient_id IS NOT NULL), "
         "(SELECT COUNT(*) FROM gifting_giftclaim c WHERE c.gift_id = g.id), "
         "(SELECT COUNT(*) FROM shop_order o WHERE o.parent_order_id = g.order_id) "
         "FROM gifting_gift g WHERE g.token = ANY(%s)",

@@ -32,12 +32,12 @@ def gifts_sent(user):
     return (
         Gift.objects.filter(giver=user)
         .select_related("product", "sku", "order")
-        .annotate(claimed_count=_claimed_copies())
+        .annotate(claimed_count=claimed_copies())
         .order_by("-created_at", "-id")
     )
 
 
-def _claimed_copies():
+def claimed_copies():
     """Claimed copies of each gift, as a subquery (the count is derived, never kept on the gift)."""
     return Coalesce(
         Subquery(

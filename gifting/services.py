@@ -637,12 +637,15 @@ def _refund_unclaimed(gift: Gift, order: Order) -> tuple[Refund | None, int]:
     left = balances[gift.order_line_id].quantity_left
     if left <= 0:
         return None, 0
+    # The unclaimed units go back on sale once, with the first refund of them: one the provider
+    # refused keeps its restock (shop.services.refunds.refund_mark_failed), so a retry adds none.
+    restocked = Refund.objects.filter(order=order, source=Refund.Source.GIFT, restock=True).exists()
     refund = refund_create(
         order=order,
         reason=_("Unclaimed gift copies"),
         source=Refund.Source.GIFT,
         lines=[RefundLineSpec(line_id=gift.order_line_id, quantity=left)],
-        restock=True,
+        restock=not restocked,
     )
     return refund, left
 

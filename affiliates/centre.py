@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.db import connection
@@ -200,10 +201,27 @@ def stats_page_key(*, session_key: str, period: stats.Period, params, language: 
 STATS_TEMPLATE = "affiliates/centre/stats.html"
 
 
+def _session_user_id(request) -> int | None:
+    """The user id the session names, not yet vouched for (django.contrib.auth does that)."""
+    try:
+        return int(request.session.get(SESSION_KEY))
+    except (TypeError, ValueError):
+        return None
+
+
+def _layered(request, shared: str, promoter: NavPromoter) -> str:
+    nav = catalog_cache.fragment("affiliates/_nav.html", {"promoter": promoter})
+    return catalog_cache.personalize(request, shared, parts={"promoter_nav": nav})
+
+
 def centre(request):
-    """The promoter's statistics (signed in, approved promoters only). A warm view is one Redis
-    round trip (the rollup version, the page's shared part and the session, in one MGET) and three
-    statements: the user, the promoter, and the visitor's facts for the top bar (catalog_cache)."""
+    """The promoter's statistics (signed in, approved promoters only).
+
+    A warm view is one Redis round trip (the rollup version, the page's shared part and the session,
+    in one MGET) and two statements: the promoter of the user the session names, then the user and
+    the top bar's figures together (catalog_cache.personalize, which has django.contrib.auth vouch
+    for the session as always). Nothing is shown before both the user and the promoter are checked;
+    a shared part that is missing or stale is built only after the user is vouched for."""
     if request.GET:
         form, status = _period_form(request)
         period = form.period()
@@ -216,24 +234,24 @@ def centre(request):
         else None
     )
     found = catalog_cache.session_get_many(request, [stats.VERSION_CACHE_KEY, *([key] if key else [])])
-    if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
-    promoter = _nav_promoter(request.user.pk)
-    if promoter is None or promoter.status != Promoter.Status.APPROVED:
-        raise Http404
+    user_id = _session_user_id(request)
+    promoter = _nav_promoter(user_id) if user_id is not None else None
     version = found.get(stats.VERSION_CACHE_KEY) or stats.rollup_version()
     entry = found.get(key) if key else None
-    if isinstance(entry, tuple) and entry[:2] == (promoter.pk, version):
-        shared = entry[2]
-    else:
+    body = None
+    if promoter is not None and isinstance(entry, tuple) and entry[:2] == (promoter.pk, version):
+        body = _layered(request, entry[2], promoter)
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+    if request.user.pk != user_id or promoter is None or promoter.status != Promoter.Status.APPROVED:
+        raise Http404
+    if body is None:
         context, status = _stats_context(request, [promoter.pk], version=version)
         shared = catalog_cache.shared_render(request, STATS_TEMPLATE, context)
         if key:
             catalog_cache.shared_set(key, (promoter.pk, version, shared))
-    nav = catalog_cache.fragment("affiliates/_nav.html", {"promoter": promoter})
-    return HttpResponse(
-        catalog_cache.personalize(request, shared, parts={"promoter_nav": nav}), status=status
-    )
+        body = _layered(request, shared, promoter)
+    return HttpResponse(body, status=status)
 
 
 def _team_page(request, leader: team.Team, *, template: str, extra: dict):

@@ -72,8 +72,8 @@ def test_centre_page_shows_rollups_with_a_fixed_number_of_queries(world, django_
     result = first.context["stats"]
     assert result["totals"]["orders"] == 1 and result["totals"]["clicks"] == 6
     assert result["totals"]["settled_fen"] == 900  # the agency takes its 10% fee
-    # Warm: the user, the promoter, the visitor's facts; nothing grows with the history.
-    with django_assert_num_queries(3):
+    # Warm: the promoter, then the user with the top bar's figures; nothing grows with the history.
+    with django_assert_num_queries(2):
         response = client.get("/promoter/centre/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -123,6 +123,11 @@ def test_centre_page_layers_each_visitor_and_checks_the_promoter_every_time(worl
     assert promoter_id == creator.pk
     cache.set(key, (sharer.pk, version, sharer_page))
     assert _figures(creator_client.get("/promoter/centre/").content.decode())["orders"] == "1"
+    # A session whose password changed since is signed out, its cached part never shown.
+    sharer.user.set_password("a-new-password-1")
+    sharer.user.save()
+    stale = sharer_client.get("/promoter/centre/")
+    assert stale.status_code == 302 and stale.url.startswith("/accounts/login/")
     # Frozen: not found at once, cached part or not; signed out: sent to sign in.
     services.promoter_freeze(promoter_id=creator.pk, operator=operator, note="test")
     assert creator_client.get("/promoter/centre/").status_code == 404

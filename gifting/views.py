@@ -236,7 +236,9 @@ def claim(request, token: str):
         return render(request, "gifting/claim_missing.html", status=404)
     if request.method == "POST" and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if request.user.is_authenticated:
+    # Only a gift nobody opened yet needs the user now: otherwise the layered page reads the
+    # signed-in user together with the visitor's badges, in one statement.
+    if gift.opened_at is None and request.user.is_authenticated:
         services.gift_mark_opened(gift=gift, user=request.user)
     if request.method != "POST":
         request.gift_page = gift

@@ -14,6 +14,8 @@ possibly before the app registry is ready: models are imported inside the functi
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 
 from django.contrib.auth import get_user_model
@@ -64,6 +66,36 @@ def _token_sql() -> str:
     )
 
 
+@functools.cache
+def user_columns() -> tuple[str, list]:
+    """(select list, fields) of the user model: for a statement that loads the user along with
+    other figures (shop.selectors.visitor), whose row then becomes a user by `user_from_row`."""
+    user = get_user_model()
+    return _select_list(user), _fields(user)
+
+
+def user_from_row(values) -> object:
+    return _instance(get_user_model(), values)
+
+
+# A user some statement of this request already read (see `user_preloaded`).
+_preloaded: contextvars.ContextVar = contextvars.ContextVar("preloaded_user", default=None)
+
+
+@contextlib.contextmanager
+def user_preloaded(user):
+    """While inside, `user_by_id(user.pk)` answers `user` without a query.
+
+    A page that reads the visitor's own figures in one statement loads the user's row in the same
+    statement, then lets django.contrib.auth check the session against it as usual (the backend, the
+    session's password hash, is_active): one round trip instead of two, and no rule skipped."""
+    token = _preloaded.set(user)
+    try:
+        yield
+    finally:
+        _preloaded.reset(token)
+
+
 def user_by_id(user_id) -> object | None:
     """The user with this primary key, or None (also for a value that cannot be a key)."""
     try:
@@ -72,6 +104,9 @@ def user_by_id(user_id) -> object | None:
         return None
     if not 0 < user_id <= MAX_ID:
         return None
+    preloaded = _preloaded.get()
+    if preloaded is not None and preloaded.pk == user_id:
+        return preloaded
     with connection.cursor() as cursor:
         cursor.execute(_user_sql(), [user_id])
         row = cursor.fetchone()

@@ -3,13 +3,17 @@ categories the operator keeps out of gifting.
 
 A gift is one line of a shop order of kind `gift` (paid, no address, never shipped itself). Each claim
 is a shop sub-order of kind `gift_claim` (shop/services/sub_orders.py). Amounts are the order's: this
-app keeps no money of its own. `claimed_count` is the number of GiftClaim rows, kept on the gift row
-so a claim is one conditional UPDATE (`claimed_count < copies`, the first-come guard).
+app keeps no money of its own.
+
+When a gift opens, one GiftCopy row per copy is made. A claim takes a free copy row (`FOR UPDATE SKIP
+LOCKED`: claimers of one gift never queue on a shared row); the expiry job closes the copies still
+free. So every copy is claimed by one person or closed, never both, and how many copies are claimed
+or left is counted from these rows, never kept in a counter on the gift row.
 """
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 MESSAGE_MAX_LENGTH = 100
@@ -76,7 +80,6 @@ class Gift(models.Model):
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.AWAITING_PAYMENT
     )
-    claimed_count = models.PositiveIntegerField(_("claimed"), default=0)
     claim_deadline = models.DateTimeField(_("claim by"), null=True, blank=True)
     # Lucky draw: entries are taken until draw_at; the seed's SHA-256 is shown from the start and the
     # seed itself once drawn, so the giver can recompute the winners (gifting/draw.py).
@@ -104,9 +107,6 @@ class Gift(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(copies__gte=1), name="gift_copies_positive"),
             models.CheckConstraint(
-                condition=Q(claimed_count__lte=F("copies")), name="gift_claims_within_copies"
-            ),
-            models.CheckConstraint(
                 condition=~Q(mode="friend") | Q(copies=1), name="gift_friend_mode_one_copy"
             ),
         ]
@@ -114,9 +114,75 @@ class Gift(models.Model):
     def __str__(self) -> str:
         return f"{self.token[:8]}… × {self.copies}"
 
+    # How many copies are claimed: counted from the copy rows (a selector may annotate it on a list
+    # of gifts; otherwise it is counted on first use and kept until refresh_from_db).
+    @property
+    def claimed_count(self) -> int:
+        if "_claimed_count" not in self.__dict__:
+            self._claimed_count = (
+                GiftCopy.objects.filter(gift_id=self.pk, recipient_id__isnull=False).count() if self.pk else 0
+            )
+        return self._claimed_count
+
+    @claimed_count.setter
+    def claimed_count(self, value: int) -> None:
+        self._claimed_count = value
+
+    def refresh_from_db(self, *args, **kwargs):
+        self.__dict__.pop("_claimed_count", None)
+        return super().refresh_from_db(*args, **kwargs)
+
     @property
     def copies_left(self) -> int:
+        """Copies neither claimed nor closed at expiry (0 once the gift is over)."""
+        if self.status != self.Status.OPEN:
+            return 0
         return self.copies - self.claimed_count
+
+
+class GiftCopy(models.Model):
+    """One copy of a gift, made when the gift opens: free, then either claimed (`recipient`, by one
+    claim) or closed at expiry (`closed_at`: refunded to the giver). A claim takes a free one with
+    `FOR UPDATE SKIP LOCKED` (gifting.services.gift_claim)."""
+
+    gift = models.ForeignKey(
+        Gift, on_delete=models.CASCADE, related_name="copy_slots", verbose_name=_("gift")
+    )
+    number = models.PositiveIntegerField(_("copy number"))
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("recipient"),
+    )
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed unclaimed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("gift copy")
+        verbose_name_plural = _("gift copies")
+        ordering = ["gift", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["gift", "number"], name="gift_copy_number_unique"),
+            models.UniqueConstraint(fields=["gift", "recipient"], name="gift_copy_one_per_person"),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=True) | Q(closed_at__isnull=True),
+                name="gift_copy_claimed_or_closed",
+            ),
+        ]
+        indexes = [
+            # The free copies of a gift, in order: what a claim scans (and skips the locked ones of).
+            models.Index(
+                fields=["gift", "number"],
+                condition=Q(recipient__isnull=True, closed_at__isnull=True),
+                name="gift_copy_free_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.gift_id}#{self.number}"
 
 
 class GiftClaim(models.Model):

@@ -1,9 +1,10 @@
 """Every change to gifts: giving, opening, joining a draw, claiming, thanking, and the timers.
 
 Lock order (never the other way round): the recipient's user row (only when a new address is saved)
-→ the gift row → the gift's shop order → payment and refunds → SKUs. A claim and the expiry job both
-start by locking the gift row, so for each copy exactly one of them wins: a claim that comes second
-finds the gift expired, an expiry that comes second counts the claim and refunds one copy less.
+→ the gift row (the expiry job; claims never lock it) → the gift's copy rows → the gift's shop order
+(FOR NO KEY UPDATE) → payment and refunds → SKUs. A claim takes one free copy row (SKIP LOCKED, so
+claimers of one gift take different copies side by side); the expiry job closes every free copy,
+waiting for claims that hold one, so each copy is claimed or refunded, never both.
 
 Money never lives here: the gift is a shop order of kind `gift`; claims become shop sub-orders
 (shop/services/sub_orders.py) and unclaimed copies go back through the shop's per-line refunds.
@@ -47,18 +48,19 @@ from gifting.models import (
     THANKS_MAX_LENGTH,
     Gift,
     GiftClaim,
+    GiftCopy,
     GiftEntry,
     NonGiftableCategory,
 )
 from outbox.services import outbox_message
-from shop.models import SKU, Order, Refund
+from shop.models import SKU, Order, Refund, ShopMembership
 from shop.services.checkout import checkout_place
 from shop.services.errors import NotPurchasable
 from shop.services.locking import lock_ordered
 from shop.services.orders import notify_user
 from shop.services.rawsql import column, instances_from_row, select_list
 from shop.services.refunds import RefundLineSpec, order_refund_balances, refund_create
-from shop.services.sub_orders import merchant_user_ids_of_order, sub_order_create
+from shop.services.sub_orders import order_close_if_settled, sub_order_create, sub_order_parent_close
 from shop.templatetags.money import format_fen
 
 G = Gift.Status
@@ -202,13 +204,21 @@ def gift_create(
 # --- following the order ---------------------------------------------------------------------------
 
 _OPEN_PAID_SQL = """
-UPDATE gifting_gift AS g
-SET status = 'open',
-    claim_deadline = o.paid_at + make_interval(hours => %(hours)s),
-    draw_at = CASE WHEN g.draw_at IS NULL THEN NULL
-                   ELSE o.paid_at + (g.draw_at - g.created_at) END
-FROM shop_order AS o
-WHERE g.order_id = o.id AND g.status = 'awaiting_payment' AND o.paid_at IS NOT NULL {extra}
+WITH opened AS (
+    UPDATE gifting_gift AS g
+    SET status = 'open',
+        claim_deadline = o.paid_at + make_interval(hours => %(hours)s),
+        draw_at = CASE WHEN g.draw_at IS NULL THEN NULL
+                       ELSE o.paid_at + (g.draw_at - g.created_at) END
+    FROM shop_order AS o
+    WHERE g.order_id = o.id AND g.status = 'awaiting_payment' AND o.paid_at IS NOT NULL {extra}
+    RETURNING g.id, g.copies
+), made AS (
+    INSERT INTO gifting_giftcopy (gift_id, number)
+    SELECT opened.id, n FROM opened, generate_series(1, opened.copies) AS n
+    ON CONFLICT DO NOTHING
+)
+SELECT COUNT(*) FROM opened
 """
 
 _CANCEL_UNPAID_SQL = """
@@ -220,14 +230,14 @@ WHERE g.order_id = o.id AND g.status = 'awaiting_payment' AND o.status = 'cancel
 
 def gifts_follow_orders(*, gift_ids: list[int] | None = None) -> int:
     """Set-based: gifts awaiting payment whose order is paid open for claims (claim deadline =
-    paid + GIFT_CLAIM_HOURS; a draw's time moves with it); those whose order was cancelled are
-    cancelled. Idempotent. Returns gifts changed."""
+    paid + GIFT_CLAIM_HOURS; a draw's time moves with it) and get their copy rows, in one statement;
+    those whose order was cancelled are cancelled. Idempotent. Returns gifts changed."""
     extra, params = "", {"hours": settings.GIFT_CLAIM_HOURS}
     if gift_ids is not None:
         extra, params["ids"] = "AND g.id = ANY(%(ids)s)", list(gift_ids)
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_PAID_SQL.format(extra=extra), params)
-        changed = cursor.rowcount
+        changed = cursor.fetchone()[0]
         cursor.execute(_CANCEL_UNPAID_SQL.format(extra=extra), params)
         return changed + cursor.rowcount
 
@@ -250,16 +260,26 @@ def _gift_columns():
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _gift_sql() -> tuple[tuple, str]:
-    """The gift of a token with its product, SKU, giver, order line and order, in one statement
-    written out (the claim's hot read; compiling it through the ORM costs more than running it)."""
+@functools.lru_cache(maxsize=2)
+def _gift_sql(with_copies_left: bool = False) -> tuple[tuple, str]:
+    """The gift of a token with its product, SKU, giver, order line and order, and the user ids of
+    its shop's people (for the merchants' notices of a claim), in one statement written out (the
+    claim's hot read; compiling it through the ORM costs more than running it)."""
     from accounts.models import User
     from shop.models import OrderLine, Product
 
     columns = _gift_columns()
     sql = (
-        f'SELECT {select_list(columns)} FROM "{Gift._meta.db_table}" '
+        f"SELECT {select_list(columns)}, "
+        f"ARRAY(SELECT DISTINCT m.user_id FROM {ShopMembership._meta.db_table} m "
+        f"WHERE m.shop_id = {column(Order, 'shop_id')}) "
+        + (
+            f", (SELECT COUNT(*) FROM {GiftCopy._meta.db_table} c "
+            f"WHERE c.gift_id = {column(Gift, 'id')} AND c.recipient_id IS NOT NULL) "
+            if with_copies_left
+            else ""
+        )
+        + f'FROM "{Gift._meta.db_table}" '
         f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
         f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(Gift, "sku_id")} '
         f'JOIN "{User._meta.db_table}" ON {column(User, "id")} = {column(Gift, "giver_id")} '
@@ -270,25 +290,30 @@ def _gift_sql() -> tuple[tuple, str]:
     return columns, sql
 
 
-def gift_by_token(token: str) -> Gift:
+def gift_by_token(token: str, *, with_copies_left: bool = False) -> Gift:
     """The gift behind a share token (GiftNotFound for anything else), with its product, SKU, giver,
-    order line and order, brought up to date with its order first."""
+    order line and order, brought up to date with its order first; `with_copies_left` counts its
+    claimed copies in the same statement (for `copies_left`)."""
     token = (token or "").strip()
     if not token or len(token) > 32:
         raise GiftNotFound()
-    columns, sql = _gift_sql()
+    columns, sql = _gift_sql(with_copies_left)
     with connection.cursor() as cursor:
         cursor.execute(sql, [token])
         row = cursor.fetchone()
     if row is None:
         raise GiftNotFound()
-    gift, product, sku, giver, line, order = instances_from_row(columns, row)
+    extra = 2 if with_copies_left else 1
+    gift, product, sku, giver, line, order = instances_from_row(columns, row[:-extra])
+    gift.merchant_ids = list(row[-extra])
+    if with_copies_left:
+        gift.claimed_count = row[-1]
     if isinstance(line.attribution, str):  # jsonb comes back as text from a raw cursor
         line.attribution = json.loads(line.attribution)
     sku.product = product
     gift.product, gift.sku, gift.giver, gift.order_line, gift.order = product, sku, giver, line, order
     if gift.status == G.AWAITING_PAYMENT and gifts_follow_orders(gift_ids=[gift.pk]):
-        gift.refresh_from_db()
+        gift.refresh_from_db(fields=["status", "claim_deadline", "draw_at"])
     return gift
 
 
@@ -359,6 +384,64 @@ def _claim_address(*, recipient, address_id=None, address: dict | None = None) -
     }
 
 
+_TAKE_COPY_SQL = """
+UPDATE gifting_giftcopy SET recipient_id = %(recipient)s, claimed_at = %(now)s
+WHERE id = (
+    SELECT c.id FROM gifting_giftcopy c
+    WHERE c.gift_id = %(gift)s AND c.recipient_id IS NULL AND c.closed_at IS NULL
+      AND EXISTS (SELECT 1 FROM gifting_gift g
+                  WHERE g.id = %(gift)s AND g.status = 'open' AND g.claim_deadline > %(now)s)
+    ORDER BY c.number LIMIT 1 FOR UPDATE {skip}
+)
+RETURNING id
+"""
+
+_FINISH_SQL = """
+UPDATE gifting_gift SET status = 'finished'
+WHERE id = %(gift)s AND status = 'open'
+  AND NOT EXISTS (SELECT 1 FROM gifting_giftcopy c
+                  WHERE c.gift_id = %(gift)s AND c.recipient_id IS NULL AND c.closed_at IS NULL)
+RETURNING order_id
+"""
+
+
+def _take_copy(*, gift: Gift, recipient, now: datetime) -> None:
+    """The first-come guard: take a free copy of the gift for `recipient`, locked until commit.
+
+    First with SKIP LOCKED, so concurrent claimers each take another copy instead of queueing on
+    one row. Finding none that way means every free copy is either gone or held by a claim still in
+    flight (which may yet roll back, e.g. out of stock for its spec): only then does the claimer
+    wait, on those copies in turn, and answer "all taken" (or "expired") once none is left free."""
+    params = {"recipient": recipient.pk, "now": now, "gift": gift.pk}
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_COPY_SQL.format(skip="SKIP LOCKED"), params)
+        if cursor.fetchone() is not None:
+            return
+        cursor.execute(_TAKE_COPY_SQL.format(skip=""), params)
+        if cursor.fetchone() is not None:
+            return
+        cursor.execute("SELECT status, claim_deadline FROM gifting_gift WHERE id = %s", [gift.pk])
+        status, deadline = cursor.fetchone()
+    if status == G.EXPIRED or (deadline is not None and deadline <= now):
+        raise GiftExpired()
+    if status in (G.OPEN, G.FINISHED):
+        raise GiftAllTaken()
+    raise GiftNotOpen()
+
+
+def gift_finish_if_all_claimed(gift_id: int) -> bool:
+    """After a claim's commit: an open gift with no free copy left becomes finished and its order
+    closes (every unit moved to a sub-order). Run by every claimer once committed, so the last to
+    commit sees every other claim; the beat job does it too (gifts_finish_claimed). Idempotent."""
+    with connection.cursor() as cursor:
+        cursor.execute(_FINISH_SQL, {"gift": gift_id})
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    sub_order_parent_close(row[0])
+    return True
+
+
 def gift_claim(
     *, token: str, recipient, sku_id=None, address_id=None, address: dict | None = None
 ) -> GiftClaim:
@@ -373,10 +456,11 @@ def gift_claim(
     a bad address.
 
     One transaction. Everything that can be read is read before it; the sub-order is written (two
-    INSERTs, sub_order_create); only then is the gift row locked, by the conditional UPDATE that
-    counts the claim (`claimed_count < copies`, still open, before the deadline), and the rest is the
-    shop's check of units left, stock for a switched SKU, and the commit: the one row every claimer
-    of a gift waits for is held that briefly (as checkout holds its SKU row).
+    INSERTs, sub_order_create, the claim row among them: a second claim by the same person stops
+    there); then a free copy row is taken (`_take_copy`, SKIP LOCKED: claimers of one gift never wait
+    for each other while copies are left) and, for another spec, one unit of stock moves. No row is
+    shared by the claimers but the SKU of a switched spec. After commit, the claimer that took the
+    last copy finishes the gift and closes its order (gift_finish_if_all_claimed).
     """
     gift = gift_by_token(token)
     _check_may_receive(gift, recipient)
@@ -386,8 +470,6 @@ def gift_claim(
         won = GiftEntry.objects.filter(gift=gift, user=recipient).values_list("won", flat=True).first()
         if not won:
             raise GiftNotWinner()
-    # A second claim by the same person is refused by the unique constraint (one claim per person),
-    # inside the transaction below: no query spent on asking first.
     target = None
     if sku_id not in (None, "") and str(sku_id) != str(gift.sku_id):
         target = (
@@ -404,7 +486,6 @@ def gift_claim(
         shipping = _claim_address(recipient=recipient, address_id=address_id)
     elif not address:
         raise InvalidGift(_("Choose or enter the address to send it to."), field="address_id")
-    merchants = merchant_user_ids_of_order(gift.order_id)
     claims: list[GiftClaim] = []
 
     def claim_row(order):
@@ -412,25 +493,6 @@ def gift_claim(
             GiftClaim(gift=gift, recipient=recipient, order=order, sku=target or gift.sku, created_at=now)
         )
         return claims
-
-    def count_the_claim():
-        """The first-come guard: one conditional UPDATE that locks the gift row until commit."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE gifting_gift SET claimed_count = claimed_count + 1, "
-                "status = CASE WHEN claimed_count + 1 = copies THEN 'finished' ELSE status END "
-                "WHERE id = %s AND status = 'open' AND claimed_count < copies AND claim_deadline > %s "
-                "RETURNING claimed_count",
-                [gift.pk, now],
-            )
-            row = cursor.fetchone()
-        if row is None:
-            current = Gift.objects.filter(pk=gift.pk).values_list("status", "claim_deadline").get()
-            if current[0] == G.FINISHED:
-                raise GiftAllTaken()
-            if current[0] == G.EXPIRED or (current[1] and current[1] <= now):
-                raise GiftExpired()
-            raise GiftNotOpen()
 
     try:
         with transaction.atomic():
@@ -446,9 +508,9 @@ def gift_claim(
                 if gift.message
                 else _("Gift"),
                 actor=recipient,
-                merchant_ids=merchants,
+                merchant_ids=gift.merchant_ids,
                 rows_for=claim_row,
-                guard=count_the_claim,
+                reserve_unit=lambda: _take_copy(gift=gift, recipient=recipient, now=now),
                 messages=[
                     outbox_message(
                         handler=notification_deliver,
@@ -465,9 +527,10 @@ def gift_claim(
                 ],
             )
     except IntegrityError as error:
-        if "one_claim_per_person" in str(error):
+        if "one_claim_per_person" in str(error) or "gift_copy_one_per_person" in str(error):
             raise GiftAlreadyClaimed() from None
         raise
+    gift_finish_if_all_claimed(gift.pk)
     claim = claims[0]
     claim.gift = gift
     return claim
@@ -553,13 +616,16 @@ def gifts_remind(*, now: datetime | None = None) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE gifting_gift SET reminded_at = %s WHERE status = 'open' AND reminded_at IS NULL "
-                "AND claim_deadline <= %s AND claim_deadline > %s AND claimed_count < copies "
-                "RETURNING id, token, giver_id, copies - claimed_count, claim_deadline",
+                "UPDATE gifting_gift g SET reminded_at = %s WHERE status = 'open' AND reminded_at IS NULL "
+                "AND claim_deadline <= %s AND claim_deadline > %s RETURNING id, token, giver_id, "
+                "(SELECT COUNT(*) FROM gifting_giftcopy c WHERE c.gift_id = g.id "
+                "AND c.recipient_id IS NULL AND c.closed_at IS NULL), claim_deadline",
                 [now, soon, now],
             )
             rows = cursor.fetchall()
         for gift_id, token, giver_id, left, deadline in rows:
+            if not left:
+                continue
             notify_user(
                 user_id=giver_id,
                 key=f"gift-expiring:{gift_id}",
@@ -572,39 +638,62 @@ def gifts_remind(*, now: datetime | None = None) -> int:
     return len(rows)
 
 
-def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
-    """Close one gift past its claim deadline: the copies neither claimed nor already refunded (the
-    order line's units left, as the shop counts them) get one partial refund with their stock
-    returned, and the giver is told. Locks the gift row, then the order (refund_create).
+def _refund_unclaimed(gift: Gift, order: Order) -> tuple[Refund | None, int]:
+    """Refund the units of the gift's line neither moved to a sub-order nor refunded (or being
+    refunded), as the shop's own balances count them, with their stock returned. The caller holds
+    the gift and order locks. Returns the refund, if any, and the units it covers."""
+    if order.status != Order.Status.PAID:
+        return None, 0
+    balances, _shipping = order_refund_balances(order)
+    left = balances[gift.order_line_id].quantity_left
+    if left <= 0:
+        return None, 0
+    # The unclaimed units go back on sale once, with the first refund of them: one the provider
+    # refused keeps its restock (shop.services.refunds.refund_mark_failed), so a retry adds none.
+    restocked = Refund.objects.filter(order=order, source=Refund.Source.GIFT, restock=True).exists()
+    refund = refund_create(
+        order=order,
+        reason=_("Unclaimed gift copies"),
+        source=Refund.Source.GIFT,
+        lines=[RefundLineSpec(line_id=gift.order_line_id, quantity=left)],
+        restock=not restocked,
+    )
+    return refund, left
 
-    Idempotent: a gift already expired, or with nothing left to refund, gets no second refund.
-    Returns the refund made, if any."""
+
+def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
+    """Close one gift past its claim deadline: its free copies are closed (waiting for claims that
+    hold one to finish, so each copy ends claimed or closed, never both), then the units of its line
+    neither claimed nor already refunded (the shop's own balances) get one partial refund with their
+    stock returned, and the giver is told. Locks the gift row, its free copies, then the order.
+
+    Idempotent: a gift already expired, or with nothing left to refund, gets no second refund. A
+    refund the provider refuses is tried again by gifts_refund_retry. Returns the refund made, if any.
+    """
     now = now or timezone.now()
     with transaction.atomic():
         locked = lock_ordered(
-            Gift.objects.filter(pk=gift_id, status=G.OPEN, claim_deadline__lte=now).select_related("product")
+            Gift.objects.filter(pk=gift_id, status=G.OPEN, claim_deadline__lte=now).select_related("product"),
+            no_key=True,
         )
         if not locked:
             return None
         gift = locked[0]
-        # NO KEY: claims in flight hold KEY SHARE on it through their sub-order's foreign key, and
-        # wait for the gift row this job holds; FOR UPDATE here would deadlock with them.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE gifting_giftcopy SET closed_at = %s "
+                "WHERE gift_id = %s AND recipient_id IS NULL AND closed_at IS NULL",
+                [now, gift.pk],
+            )
+            closed = cursor.rowcount
+        # NO KEY: claims in flight hold KEY SHARE on it through their sub-order's foreign key.
         order = lock_ordered(Order.objects.filter(pk=gift.order_id), no_key=True)[0]
-        refund = None
-        left = 0
-        if order.status == Order.Status.PAID:
-            balances, _shipping = order_refund_balances(order)
-            left = balances[gift.order_line_id].quantity_left
-            if left > 0:
-                refund = refund_create(
-                    order=order,
-                    reason=_("Unclaimed gift copies"),
-                    source=Refund.Source.GIFT,
-                    lines=[RefundLineSpec(line_id=gift.order_line_id, quantity=left)],
-                    restock=True,
-                )
-        gift.status, gift.expired_at, gift.refunded_copies = G.EXPIRED, now, gift.refunded_copies + left
+        refund, left = _refund_unclaimed(gift, order)
+        gift.status = G.EXPIRED if closed else G.FINISHED
+        gift.expired_at, gift.refunded_copies = now, gift.refunded_copies + closed
         gift.save(update_fields=["status", "expired_at", "refunded_copies"])
+        if not closed:
+            order_close_if_settled(order)
         if refund is not None:
             notify_user(
                 user_id=gift.giver_id,
@@ -615,6 +704,77 @@ def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
                 url=giver_gift_url(gift),
             )
     return refund
+
+
+# A refund of unclaimed copies the provider refused (or closed) is tried again after
+# GIFT_REFUND_RETRY_MINUTES, then twice as long after each further failure, at most
+# GIFT_REFUND_RETRY_MAX_MINUTES apart, for as long as the copies are owed.
+def _retry_minutes() -> tuple[int, int]:
+    return (
+        int(getattr(settings, "GIFT_REFUND_RETRY_MINUTES", 10)),
+        int(getattr(settings, "GIFT_REFUND_RETRY_MAX_MINUTES", 12 * 60)),
+    )
+
+
+_OWED_SQL = """
+SELECT g.id, f.failures, f.last_failed_at
+FROM gifting_gift g
+JOIN shop_order o ON o.id = g.order_id
+JOIN shop_orderline l ON l.id = g.order_line_id
+CROSS JOIN LATERAL (
+    SELECT COUNT(*) AS failures, MAX(r.created_at) AS last_failed_at FROM shop_refund r
+    WHERE r.order_id = g.order_id AND r.source = 'gift' AND r.status = 'failed'
+) f
+WHERE g.status = 'expired' AND o.status = 'paid' {extra}
+  AND l.quantity
+      - COALESCE((SELECT SUM(x.quantity) FROM shop_refundline x JOIN shop_refund r ON r.id = x.refund_id
+                  WHERE x.line_id = l.id AND r.status IN ('processing', 'succeeded', 'abnormal')), 0)
+      - COALESCE((SELECT SUM(m.quantity) FROM shop_orderline m JOIN shop_order s ON s.id = m.order_id
+                  WHERE s.parent_line_id = l.id), 0) > 0
+ORDER BY g.id
+"""
+
+
+def gifts_refund_owed(*, gift_ids: list[int] | None = None) -> list[dict]:
+    """Expired gifts whose order is still paid and whose line still has units neither claimed nor
+    refunded nor being refunded: copies owed back to the giver because their refund failed.
+    Each: gift id, failed refunds so far, when the last was made, when it is tried again."""
+    extra, params = "", []
+    if gift_ids is not None:
+        extra, params = "AND g.id = ANY(%s)", [list(gift_ids)]
+    with connection.cursor() as cursor:
+        cursor.execute(_OWED_SQL.format(extra=extra), params)
+        rows = cursor.fetchall()
+    first, most = _retry_minutes()
+    owed = []
+    for gift_id, failures, last_failed_at in rows:
+        wait = min(most, first * 2 ** min(max(failures - 1, 0), 16))
+        retry_at = last_failed_at + timedelta(minutes=wait) if last_failed_at else None
+        owed.append(
+            {"gift_id": gift_id, "failures": failures, "last_failed_at": last_failed_at, "retry_at": retry_at}
+        )
+    return owed
+
+
+def gifts_refund_retry(*, now: datetime | None = None) -> int:
+    """Beat: refund again the unclaimed copies of expired gifts whose refund the provider refused,
+    once their wait is over (gifts_refund_owed). Set-based and idempotent: what is refunded is
+    what the shop's balances say is still owed, under the gift and order locks, so two runs at once
+    or a run after a refund finally went through make no second refund. Returns refunds made."""
+    now = now or timezone.now()
+    made = 0
+    for owed in gifts_refund_owed():
+        if owed["retry_at"] is not None and owed["retry_at"] > now:
+            continue
+        with transaction.atomic():
+            locked = lock_ordered(Gift.objects.filter(pk=owed["gift_id"], status=G.EXPIRED), no_key=True)
+            if not locked:
+                continue
+            gift = locked[0]
+            order = lock_ordered(Order.objects.filter(pk=gift.order_id), no_key=True)[0]
+            refund, _left = _refund_unclaimed(gift, order)
+            made += refund is not None
+    return made
 
 
 def gifts_expire_due(*, now: datetime | None = None, batch_size: int = 200) -> int:
@@ -634,12 +794,36 @@ def gifts_expire_due(*, now: datetime | None = None, batch_size: int = 200) -> i
             return expired
 
 
+def gifts_finish_claimed() -> int:
+    """Set-based: open gifts with no free copy left become finished, and their orders close (what
+    each last claimer does after its commit, for one whose process stopped in between). Returns
+    gifts finished."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE gifting_gift g SET status = 'finished' WHERE g.status = 'open' "
+            "AND EXISTS (SELECT 1 FROM gifting_giftcopy c WHERE c.gift_id = g.id) "
+            "AND NOT EXISTS (SELECT 1 FROM gifting_giftcopy c WHERE c.gift_id = g.id "
+            "AND c.recipient_id IS NULL AND c.closed_at IS NULL) RETURNING g.id"
+        )
+        finished = len(cursor.fetchall())
+        cursor.execute(
+            "SELECT o.id FROM gifting_gift g JOIN shop_order o ON o.id = g.order_id "
+            "WHERE g.status = 'finished' AND o.status = 'paid'"
+        )
+        order_ids = [row[0] for row in cursor.fetchall()]
+    for order_id in order_ids:
+        sub_order_parent_close(order_id)
+    return finished
+
+
 def gift_timers(*, now: datetime | None = None) -> dict[str, int]:
-    """Beat: follow paid and cancelled orders, draw, remind, expire."""
+    """Beat: follow paid and cancelled orders, draw, remind, finish, expire, retry refused refunds."""
     now = now or timezone.now()
     return {
         "followed": gifts_follow_orders(),
         "drawn": gifts_draw_due(now=now),
         "reminded": gifts_remind(now=now),
+        "finished": gifts_finish_claimed(),
         "expired": gifts_expire_due(now=now),
+        "refunds_retried": gifts_refund_retry(now=now),
     }

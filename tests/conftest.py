@@ -9,7 +9,7 @@ from tests.factories import UserFactory
 
 def _fail_fast_unless_services_are_up() -> None:
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if database["ENGINE"] != "config.postgres":  # Django's PostgreSQL backend, config/postgres
         pytest.exit(
             f"Tests run on PostgreSQL only, but DATABASE_URL gives {database['ENGINE']}. "
             "Set DATABASE_URL=postgres://postgres@127.0.0.1:5432/weshop (the default).",

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import Notification
@@ -115,3 +116,72 @@ def visitor_facts(
         elif kind == "unread":
             facts.unread = int(value or 0)
     return facts
+
+
+@functools.lru_cache(maxsize=256)
+def _user_and_facts_sql(*, liked: int, bought: int) -> str:
+    """One row: the user's columns, then their ♡s and purchases among the given ids (arrays), the
+    cart's item count and the unread notifications, each a subquery on the user's id."""
+    from accounts.authentication import user_columns
+
+    user = get_user_model()
+    user_table, user_id = _table(user), _column(user, user._meta.pk.name)
+    liked_sql = bought_sql = "ARRAY[]::bigint[]"
+    if liked:
+        liked_sql = (
+            f"ARRAY(SELECT {_column(ProductLike, 'product')} FROM {_table(ProductLike)} "
+            f"WHERE {_column(ProductLike, 'user')} = {user_id} "
+            f"AND {_column(ProductLike, 'product')} IN ({_placeholders(liked)}))"
+        )
+    if bought:
+        bought_sql = (
+            f"ARRAY(SELECT DISTINCT {_column(OrderLine, 'product')} FROM {_table(OrderLine)} "
+            f"INNER JOIN {_table(Order)} ON {_column(Order, 'id')} = {_column(OrderLine, 'order')} "
+            f"WHERE {_column(Order, 'buyer')} = {user_id} "
+            f"AND {_column(Order, 'status')} IN ({_placeholders(len(BOUGHT_STATUSES))}) "
+            f"AND {_column(OrderLine, 'product')} IN ({_placeholders(bought)}))"
+        )
+    cart_sql = (
+        f"(SELECT SUM({_column(CartLine, 'quantity')}) FROM {_table(CartLine)} "
+        f"INNER JOIN {_table(Cart)} ON {_column(Cart, 'id')} = {_column(CartLine, 'cart')} "
+        f"WHERE {_column(Cart, 'user')} = {user_id})"
+    )
+    unread_sql = (
+        f"(SELECT COUNT(*) FROM {_table(Notification)} "
+        f"WHERE {_column(Notification, 'user')} = {user_id} AND {_column(Notification, 'read_at')} IS NULL)"
+    )
+    select_list, _fields = user_columns()
+    return (
+        f"SELECT {select_list}, {liked_sql}, {bought_sql}, {cart_sql}, {unread_sql} "
+        f"FROM {user_table} WHERE {user_id} = %s"
+    )
+
+
+def user_and_facts(
+    *, user_id: int, liked_among: Collection[int] = (), bought_among: Collection[int] = ()
+) -> tuple[object | None, VisitorFacts]:
+    """The signed-in visitor's user row and `visitor_facts` (badges included) in one statement, for a
+    page that has not loaded the user yet: (None, empty facts) when no such user exists.
+
+    The user is not yet vouched for: the caller hands it to django.contrib.auth
+    (accounts.authentication.user_preloaded), which checks the session against it, and uses the
+    facts only if the request's user turns out to be this one. PostgreSQL only (ARRAY subqueries);
+    elsewhere callers use `visitor_facts`."""
+    from accounts.authentication import user_columns, user_from_row
+
+    liked, bought = sorted(liked_among), sorted(bought_among)
+    params: list = [*liked]
+    if bought:
+        params += [*(status.value for status in BOUGHT_STATUSES), *bought]
+    params.append(user_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_user_and_facts_sql(liked=len(liked), bought=len(bought)), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, VisitorFacts()
+    width = len(user_columns()[1])
+    liked_ids, bought_ids, cart_count, unread = row[width:]
+    facts = VisitorFacts(
+        liked=set(liked_ids), bought=set(bought_ids), cart_count=int(cart_count or 0), unread=int(unread or 0)
+    )
+    return user_from_row(row[:width]), facts

@@ -107,7 +107,7 @@ def sub_order_create(
     rows_for=None,
     messages=(),
     merchant_ids: list[int] | None = None,
-    guard=None,
+    reserve_unit=None,
 ) -> Order:
     """Split one unit of `parent_line`, a line of the paid order `parent`, off into a paid sub-order
     for `buyer`, shipped to `address` (recipient_name, phone, province, city, district, detail).
@@ -117,15 +117,20 @@ def sub_order_create(
     Runs inside the caller's transaction (required), which a refusal rolls back. Writes the sub-order,
     its line (the parent line's snapshot with the chosen SKU's spec, the parent's price and
     attribution), a `paid` event on it and a `sub_order` event on the parent, the merchants' notices
-    and the `order_paid` announcement; then checks, under the caller's lock, that the parent is still
+    and the `order_paid` announcement; then checks, under the parent's lock, that the parent is still
     paid and the line still had a unit neither refunded, being refunded nor moved (InvalidTransition
     otherwise); moves stock for another SKU; closes the parent when this was its last unit.
 
-    Locks: `guard()`, the caller's own lock, runs after the INSERTs and before the check (gifting
-    passes the conditional UPDATE of its gift row, which serialises everything that takes units from
-    a gift's line), so the lock every claimer waits for is held only for the check and the commit.
-    Without a guard the parent order row is locked there instead (FOR NO KEY UPDATE, which the
-    sub-order's foreign key does not conflict with). Then SKUs, then (last unit only) the parent.
+    Locks, without `reserve_unit`: the parent order row (FOR NO KEY UPDATE, which the sub-order's
+    foreign key does not conflict with) after the INSERTs, so the check and the commit are all it is
+    held for; then SKUs, then (last unit only) the parent is closed.
+
+    With `reserve_unit`: the caller hands out the units by its own rows, one per sub-order (gifting's
+    copy rows, each taken by one claim or closed before the parent line's units are refunded), and
+    `reserve_unit()` takes one after the INSERTs (raising to refuse). Then no row is locked here but
+    the SKUs of a switch, the units check is the caller's, and the parent is not closed here: claims
+    commit side by side, so only the caller knows which came last; it calls `sub_order_parent_close`
+    after its commit.
     `rows_for(order)` may return unsaved rows of the caller's referring to the new sub-order and
     `messages` outbox messages of the caller's: both go into the one INSERT of the line and events.
     `merchant_ids` (the shop's people, read by the caller before its transaction) saves a query.
@@ -212,10 +217,12 @@ def sub_order_create(
     insert_together([sub_line], events, extra, outbox)
     outbox_relay_on_commit(outbox)
 
-    if guard is not None:
-        guard()
-    else:
-        lock_one(Order.objects.filter(pk=parent.pk).only("pk"), no_key=True)
+    if reserve_unit is not None:
+        reserve_unit()
+        if sku is not None:
+            stock_move(from_sku_id=parent_line.sku_id, to_sku_id=sku.pk, quantity=1)
+        return order
+    lock_one(Order.objects.filter(pk=parent.pk).only("pk"), no_key=True)
     with connection.cursor() as cursor:
         cursor.execute(_UNITS_LEFT_SQL, [parent_line.pk])
         status, units_left = cursor.fetchone()
@@ -230,6 +237,14 @@ def sub_order_create(
         closing = lock_one(Order.objects.filter(pk=parent.pk), no_key=True)
         order_close_if_settled(closing)
     return order
+
+
+def sub_order_parent_close(order_id: int) -> bool:
+    """Close the paid parent order `order_id` if every unit of it is now moved to sub-orders or
+    refunded (its own short transaction, the order locked). Idempotent; returns whether it closed."""
+    with transaction.atomic():
+        order = lock_one(Order.objects.filter(pk=order_id), no_key=True)
+        return order is not None and order_close_if_settled(order)
 
 
 def merchant_user_ids_of_order(order_id: int) -> list[int]:

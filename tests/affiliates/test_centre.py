@@ -2,14 +2,18 @@
 answered 400), and teams: a creator or agency sees only their own members (403/404 otherwise), sets
 per-product shares and the agency fee."""
 
+import json
+import re
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
+from django.http import QueryDict
 from django.test import Client
 from django.utils import timezone
 
-from affiliates import services, stats
+from affiliates import centre, services, stats
 from affiliates.models import Agency, Click, ShareOverride
 from tests.affiliates.helpers import creator_link, make_promoter, make_sharer, make_sku, offer
 from tests.factories import UserFactory
@@ -51,25 +55,87 @@ def world(operator):
     }
 
 
-def test_centre_page_shows_rollups_with_a_fixed_number_of_queries(world, django_assert_max_num_queries):
+def _figures(page: str) -> dict[str, str]:
+    """The headline figures of a statistics page, by their data-figure name."""
+    return dict(re.findall(r'data-figure="([a-z-]+)">([^<]*)<', page))
+
+
+def _chart(page: str) -> dict:
+    return json.loads(
+        re.search(r'id="stats-chart-data" type="application/json">(.*?)</script>', page).group(1)
+    )
+
+
+def test_centre_page_shows_rollups_with_a_fixed_number_of_queries(world, django_assert_num_queries):
     client = _signed_in(world["creator"].user)
-    client.get("/promoter/centre/")  # warm the session and caches
-    with django_assert_max_num_queries(10):
+    first = client.get("/promoter/centre/")  # builds and stores the shared part
+    result = first.context["stats"]
+    assert result["totals"]["orders"] == 1 and result["totals"]["clicks"] == 6
+    assert result["totals"]["settled_fen"] == 900  # the agency takes its 10% fee
+    # Warm: the promoter, then the user with the top bar's figures; nothing grows with the history.
+    with django_assert_num_queries(2):
         response = client.get("/promoter/centre/")
     assert response.status_code == 200
     page = response.content.decode()
     assert 'id="stats-chart"' in page and "vendor/chartjs/chart.umd.min.js" in page
-    result = response.context["stats"]
-    assert result["totals"]["orders"] == 1 and result["totals"]["clicks"] == 6
-    assert result["totals"]["settled_fen"] == 900  # the agency takes its 10% fee
-    assert len(response.context["chart"]()["orders"]) == 30
+    assert page == first.content.decode().replace(
+        _csrf_of(first.content.decode()), _csrf_of(page)
+    )  # the cached page is the page
+    assert _figures(page)["orders"] == "1" and _figures(page)["settled"] == "¥9.00"
+    assert len(_chart(page)["orders"]) == 30 and sum(_chart(page)["orders"]) == 1
+    assert "<!--personal:" not in page and "__weshop_csrf_placeholder__" not in page
     for key in ("today", "7"):
         assert client.get(f"/promoter/centre/?range={key}").status_code == 200
     today = timezone.localdate()
-    custom = client.get(f"/promoter/centre/?range=custom&start={today - timedelta(days=2)}&end={today}")
-    assert custom.status_code == 200 and len(custom.context["stats"]["days"]) == 3
-    bad = client.get(f"/promoter/centre/?range=custom&start={today}&end={today - timedelta(days=3)}")
-    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    for _ in range(2):  # built, then cached
+        custom = client.get(f"/promoter/centre/?range=custom&start={today - timedelta(days=2)}&end={today}")
+        assert custom.status_code == 200 and len(_chart(custom.content.decode())["orders"]) == 3
+    for _ in range(2):
+        bad = client.get(f"/promoter/centre/?range=custom&start={today}&end={today - timedelta(days=3)}")
+        assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+
+
+def _csrf_of(page: str) -> str:
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+
+
+def test_centre_page_layers_each_visitor_and_checks_the_promoter_every_time(world, operator):
+    creator, sharer = world["creator"], world["sharer"]
+    creator_page = _signed_in(creator.user).get("/promoter/centre/").content.decode()
+    sharer_client = _signed_in(sharer.user)
+    for _ in range(2):  # built, then cached: each sees their own figures, name and menu
+        sharer_page = sharer_client.get("/promoter/centre/").content.decode()
+        assert _figures(sharer_page)["orders"] == "0" and 'href="/promoter/team/"' not in sharer_page
+        assert sharer.user.display_name in sharer_page and creator.user.display_name not in sharer_page
+    assert _figures(creator_page)["orders"] == "1" and 'href="/promoter/team/"' in creator_page
+    # The agency's owner is not this creator: no agency link.
+    assert 'href="/promoter/agency/"' not in creator_page
+    # A cached entry is used only for its own promoter (one stored under another session's key is not).
+    creator_client = _signed_in(creator.user)
+    creator_client.get("/promoter/centre/")
+    key = centre.stats_page_key(
+        session_key=creator_client.session.session_key,
+        period=stats.period_from(key="30"),
+        params=QueryDict(),
+        language="zh-hans",
+    )
+    promoter_id, version, _html = cache.get(key)
+    assert promoter_id == creator.pk
+    cache.set(key, (sharer.pk, version, sharer_page))
+    assert _figures(creator_client.get("/promoter/centre/").content.decode())["orders"] == "1"
+    # A session whose password changed since is signed out, its cached part never shown.
+    sharer.user.set_password("a-new-password-1")
+    sharer.user.save()
+    stale = sharer_client.get("/promoter/centre/")
+    assert stale.status_code == 302 and stale.url.startswith("/accounts/login/")
+    # Frozen: not found at once, cached part or not; signed out: sent to sign in.
+    services.promoter_freeze(promoter_id=creator.pk, operator=operator, note="test")
+    assert creator_client.get("/promoter/centre/").status_code == 404
+    signed_out = Client().get("/promoter/centre/?range=7")
+    assert (
+        signed_out.status_code == 302
+        and "/accounts/login/?next=/promoter/centre/%3Frange%3D7" in signed_out.url
+    )
 
 
 def test_stats_api_and_bad_periods(world, django_assert_max_num_queries):

@@ -4,9 +4,9 @@ against the expiry job, and for the last unit of a switched spec."""
 import pytest
 
 from config.exceptions import DomainError
-from gifting.models import Gift, GiftClaim
+from gifting.models import Gift, GiftClaim, GiftCopy
 from gifting.services import gift_claim, gift_expire, gifts_expire_due
-from shop.models import SKU, Order, Refund
+from shop.models import SKU, Order, Refund, RefundLine
 from tests.gifting.helpers import ADDRESS, make_recipient, other_spec, paid_gift, past_deadline
 from tests.load.test_checkout_race import race
 
@@ -91,3 +91,50 @@ def test_a_spec_switch_racing_for_the_last_unit():
     assert SKU.objects.get(pk=gift.sku_id).stock == original_before + 1
     gift.refresh_from_db()
     assert gift.claimed_count == 1 and GiftClaim.objects.get().sku_id == big.pk
+
+
+def test_claims_that_roll_back_give_their_copy_to_the_next_claimer():
+    """Claimers skip copies other claims hold; a claim that fails after taking one (no stock for its
+    switched spec) releases it, and those still waiting take it: exactly 3 claims, and nobody is
+    told "all taken" while a copy could still be had."""
+    gift = paid_gift(copies=3, stock=30)
+    empty = other_spec(gift.sku, stock=0, label="售罄款")
+    people = [make_recipient() for _ in range(12)]
+    switchers = set(range(0, 12, 2))  # half of them ask for the sold-out spec
+
+    def claim(i):
+        sku_id = empty.pk if i in switchers else None
+        return gift_claim(token=gift.token, recipient=people[i], sku_id=sku_id, address=ADDRESS)
+
+    results, errors = race(12, claim)
+    assert len(results) == 3, errors
+    assert {r.recipient_id for r in results} <= {people[i].pk for i in range(12) if i not in switchers}
+    assert all(e.code in ("out_of_stock", "gift_all_taken") for e in errors), errors
+    gift.refresh_from_db()
+    assert gift.status == Gift.Status.FINISHED and gift.claimed_count == 3
+    assert GiftCopy.objects.filter(gift=gift, recipient__isnull=True).count() == 0
+    assert Order.objects.get(pk=gift.order_id).status == Order.Status.CLOSED
+    assert SKU.objects.get(pk=empty.pk).stock == 0
+
+
+def test_many_claims_racing_the_expiry_job_share_the_copies_exactly():
+    gift = paid_gift(copies=6, stock=20)
+    people = [make_recipient() for _ in range(8)]
+    when = past_deadline(gift)
+    stock_before = SKU.objects.get(pk=gift.sku_id).stock
+
+    def work(i):
+        if i == 8:
+            return gifts_expire_due(now=when)
+        return gift_claim(token=gift.token, recipient=people[i], address=ADDRESS)
+
+    results, errors = race(9, work)
+    claims = GiftClaim.objects.filter(gift=gift).count()
+    copies = GiftCopy.objects.filter(gift=gift)
+    assert copies.filter(recipient__isnull=False).count() == claims
+    assert copies.filter(closed_at__isnull=False).count() == 6 - claims
+    assert all(e.code in ("gift_expired", "gift_all_taken") for e in errors), errors
+    refunded = sum(line.quantity for line in RefundLine.objects.filter(refund__order_id=gift.order_id))
+    assert claims + refunded == 6
+    assert Refund.objects.filter(order_id=gift.order_id).count() == (1 if refunded else 0)
+    assert SKU.objects.get(pk=gift.sku_id).stock == stock_before + refunded

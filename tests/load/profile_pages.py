@@ -43,6 +43,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from accounts.models import User  # noqa: E402
 
 SHOPPER_PHONE = "13800000003"  # the demo shopper the bench signs in as
+PROMOTER_PHONE = "13900000077"  # tests.load.bench_promoter's creator (page "promoter_stats", when set up)
 N = int(os.environ.get("N", "100"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 
@@ -66,6 +67,16 @@ def _pages() -> dict[str, tuple[str, dict]]:
         )
         product = cursor.fetchone()[0]
     signed_in, api = {"HTTP_COOKIE": cookie}, {"HTTP_AUTHORIZATION": f"Token {token}"}
+    pages = {}
+    promoter = User.objects.filter(phone=PROMOTER_PHONE).first()
+    if promoter is not None:  # built by tests.load.bench_promoter.setup()
+        promoter_client = Client()
+        promoter_client.force_login(promoter)
+        session = promoter_client.cookies[settings.SESSION_COOKIE_NAME].value
+        promoter_cookie = (
+            f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={get_random_string(32)}"
+        )
+        pages["promoter_stats"] = ("/promoter/centre/", {"HTTP_COOKIE": promoter_cookie})
     return {
         "bare": ("/bench/bare/", {}),
         "product_detail": (f"/products/{product}/", {}),
@@ -75,6 +86,7 @@ def _pages() -> dict[str, tuple[str, dict]]:
         "signed_in_search": (f"/search/?q={quote('连衣')}", signed_in),
         "api_product_detail": (f"/api/v1/products/{product}/", api),
         "api_product_list": ("/api/v1/products/", api),
+        **pages,
     }
 
 

@@ -338,6 +338,10 @@ def refund_create(request, credentials):
     if not isinstance(reason, str) or len(reason) > 80:
         raise state.SandboxError(400, "PARAM_ERROR", "reason 长度超过 80")
     notify_url = data.get("notify_url") or settings.WECHATPAY["REFUND_NOTIFY_URL"]
+    if settings.WECHATPAY.get("SANDBOX_REFUSE_REFUNDS"):
+        # WeChat Pay refuses refunds while the merchant's account lacks the money (NOT_ENOUGH):
+        # set to play a merchant who has not topped up yet.
+        raise state.SandboxError(403, "NOT_ENOUGH", "基本账户余额不足，请充值后重新发起")
 
     refund = state.refund_create(
         out_refund_no=out_refund_no,

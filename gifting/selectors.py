@@ -8,10 +8,13 @@ product, spec, message and giver's nickname, never a price.
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -19,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from gifting.models import Gift, GiftClaim, GiftCopy, GiftEntry
 from shop.models import SKU, Order, Refund
+from shop.services.rawsql import column, instances_from_row, select_list
 
 
 def share_url(gift: Gift) -> str:
@@ -27,14 +31,44 @@ def share_url(gift: Gift) -> str:
     return f"{settings.SITE_URL.rstrip('/')}{gift_url(gift)}"
 
 
-def gifts_sent(user):
-    """The giver's gifts, newest first, with what the lists show."""
-    return (
-        Gift.objects.filter(giver=user)
-        .select_related("product", "sku", "order")
-        .annotate(claimed_count=claimed_copies())
-        .order_by("-created_at", "-id")
+def gifts_sent(user, *, limit: int = 100) -> list[Gift]:
+    """The giver's newest gifts (at most `limit`), each with its product, SKU, order and claimed
+    count: one statement written out once (building it through the ORM, with the count's subquery,
+    cost the page more than running it)."""
+    columns, sql = _gifts_sent_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, limit])
+        rows = cursor.fetchall()
+    gifts = []
+    for row in rows:
+        gift, product, sku, order = instances_from_row(columns, row[:-1])
+        gift.product, gift.sku, gift.order, gift.claimed_count = product, sku, order, row[-1]
+        gifts.append(gift)
+    return gifts
+
+
+@functools.lru_cache(maxsize=1)
+def _gifts_sent_sql() -> tuple[tuple, str]:
+    from shop.models import Product
+
+    columns = (
+        (Gift, tuple(field.attname for field in Gift._meta.concrete_fields)),
+        (Product, ("id", "title")),
+        (SKU, ("id", "product_id", "spec_label")),
+        (Order, ("id", "number", "status", "total_fen")),
     )
+    sql = (
+        f"SELECT {select_list(columns)}, "
+        f"(SELECT COUNT(*) FROM {GiftCopy._meta.db_table} c "
+        f"WHERE c.gift_id = {column(Gift, 'id')} AND c.recipient_id IS NOT NULL) "
+        f'FROM "{Gift._meta.db_table}" '
+        f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
+        f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(Gift, "sku_id")} '
+        f'JOIN "{Order._meta.db_table}" ON {column(Order, "id")} = {column(Gift, "order_id")} '
+        f"WHERE {column(Gift, 'giver_id')} = %s "
+        f"ORDER BY {column(Gift, 'created_at')} DESC, {column(Gift, 'id')} DESC LIMIT %s"
+    )
+    return columns, sql
 
 
 def claimed_copies():
@@ -51,12 +85,47 @@ def claimed_copies():
     )
 
 
-def claims_received(user):
-    return (
-        GiftClaim.objects.filter(recipient=user)
-        .select_related("gift__product", "gift__giver", "sku", "order")
-        .order_by("-created_at", "-id")
+def claims_received(user, *, limit: int = 100) -> list[GiftClaim]:
+    """The recipient's newest claims (at most `limit`), each with its gift, the gift's product and
+    giver, the SKU and the sub-order: one statement written out once, as gifts_sent."""
+    columns, sql = _claims_received_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, limit])
+        rows = cursor.fetchall()
+    claims = []
+    for row in rows:
+        claim, gift, product, giver, sku, order = instances_from_row(columns, row)
+        gift.product, gift.giver = product, giver
+        claim.gift, claim.sku, claim.order = gift, sku, order
+        claims.append(claim)
+    return claims
+
+
+@functools.lru_cache(maxsize=1)
+def _claims_received_sql() -> tuple[tuple, str]:
+    from accounts.models import User
+    from shop.models import Product
+
+    columns = (
+        (GiftClaim, tuple(field.attname for field in GiftClaim._meta.concrete_fields)),
+        (Gift, ("id", "token", "giver_id", "product_id", "message")),
+        (Product, ("id", "title")),
+        (User, ("id", "phone", "nickname")),
+        (SKU, ("id", "product_id", "spec_label")),
+        (Order, ("id", "number", "status")),
     )
+    sql = (
+        f"SELECT {select_list(columns)} "
+        f'FROM "{GiftClaim._meta.db_table}" '
+        f'JOIN "{Gift._meta.db_table}" ON {column(Gift, "id")} = {column(GiftClaim, "gift_id")} '
+        f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
+        f'JOIN "{User._meta.db_table}" ON {column(User, "id")} = {column(Gift, "giver_id")} '
+        f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(GiftClaim, "sku_id")} '
+        f'JOIN "{Order._meta.db_table}" ON {column(Order, "id")} = {column(GiftClaim, "order_id")} '
+        f"WHERE {column(GiftClaim, 'recipient_id')} = %s "
+        f"ORDER BY {column(GiftClaim, 'created_at')} DESC, {column(GiftClaim, 'id')} DESC LIMIT %s"
+    )
+    return columns, sql
 
 
 def gift_of_giver(*, user, token: str) -> Gift | None:
@@ -226,3 +295,58 @@ def gift_skus_for_recipient(gift: Gift) -> list[SKU]:
     return list(
         SKU.objects.filter(product_id=gift.product_id, is_active=True, price_fen=price).order_by("pk")
     ) or [gift.sku]
+
+
+_VISITOR_SQL = """
+SELECT
+  (SELECT json_build_object('id', c.id, 'thanks', c.thanks, 'number', o.number, 'spec_label', s.spec_label)
+   FROM gifting_giftclaim c JOIN shop_order o ON o.id = c.order_id JOIN shop_sku s ON s.id = c.sku_id
+   WHERE c.gift_id = %(gift)s AND c.recipient_id = %(user)s),
+  CASE WHEN %(choices)s THEN
+    (SELECT json_agg(json_build_object('id', s.id, 'spec_label', s.spec_label, 'stock', s.stock)
+                     ORDER BY s.id)
+     FROM shop_sku s WHERE s.product_id = %(product)s AND s.is_active AND s.price_fen = %(price)s) END,
+  CASE WHEN %(choices)s THEN
+    (SELECT json_agg(json_build_object('id', a.id, 'recipient_name', a.recipient_name, 'phone', a.phone,
+                                       'province', a.province, 'city', a.city, 'district', a.district,
+                                       'detail', a.detail) ORDER BY a.is_default DESC, a.id DESC)
+     FROM accounts_address a WHERE a.user_id = %(user)s) END
+"""
+
+
+@dataclass(frozen=True)
+class ClaimPageVisitor:
+    """A signed-in visitor's own facts on a gift's claim page."""
+
+    mine: dict | None  # their claim of this gift: id, thanks, sub-order number, spec label
+    skus: list  # specs they may choose (same price), when they may still accept
+    addresses: list  # their address book, default first, when they may still accept
+
+
+def claim_page_visitor(*, gift: Gift, user, choices: bool) -> ClaimPageVisitor:
+    """Their claim of the gift and, with `choices` (they may still accept), the specs at the price
+    the giver paid and their addresses: one statement."""
+    from types import SimpleNamespace
+
+    from accounts.models import Address
+
+    params = {
+        "gift": gift.pk,
+        "user": user.pk,
+        "choices": choices,
+        "product": gift.product_id,
+        "price": gift.order_line.unit_price_fen,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_VISITOR_SQL, params)
+        mine, skus, addresses = (
+            json.loads(value) if isinstance(value, str) else value for value in cursor.fetchone()
+        )
+    skus = [SimpleNamespace(pk=row["id"], **row) for row in skus or []]
+    if choices and not skus:
+        skus = [gift.sku]
+    return ClaimPageVisitor(
+        mine=mine,
+        skus=skus,
+        addresses=[Address(user_id=user.pk, **row) for row in addresses or []],
+    )

@@ -48,6 +48,7 @@ from gifting.models import (
     THANKS_MAX_LENGTH,
     Gift,
     GiftClaim,
+    GiftCopy,
     GiftEntry,
     NonGiftableCategory,
 )
@@ -259,8 +260,8 @@ def _gift_columns():
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _gift_sql() -> tuple[tuple, str]:
+@functools.lru_cache(maxsize=2)
+def _gift_sql(with_copies_left: bool = False) -> tuple[tuple, str]:
     """The gift of a token with its product, SKU, giver, order line and order, and the user ids of
     its shop's people (for the merchants' notices of a claim), in one statement written out (the
     claim's hot read; compiling it through the ORM costs more than running it)."""
@@ -272,7 +273,13 @@ def _gift_sql() -> tuple[tuple, str]:
         f"SELECT {select_list(columns)}, "
         f"ARRAY(SELECT DISTINCT m.user_id FROM {ShopMembership._meta.db_table} m "
         f"WHERE m.shop_id = {column(Order, 'shop_id')}) "
-        f'FROM "{Gift._meta.db_table}" '
+        + (
+            f", (SELECT COUNT(*) FROM {GiftCopy._meta.db_table} c "
+            f"WHERE c.gift_id = {column(Gift, 'id')} AND c.recipient_id IS NOT NULL) "
+            if with_copies_left
+            else ""
+        )
+        + f'FROM "{Gift._meta.db_table}" '
         f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(Gift, "product_id")} '
         f'JOIN "{SKU._meta.db_table}" ON {column(SKU, "id")} = {column(Gift, "sku_id")} '
         f'JOIN "{User._meta.db_table}" ON {column(User, "id")} = {column(Gift, "giver_id")} '
@@ -283,26 +290,30 @@ def _gift_sql() -> tuple[tuple, str]:
     return columns, sql
 
 
-def gift_by_token(token: str) -> Gift:
+def gift_by_token(token: str, *, with_copies_left: bool = False) -> Gift:
     """The gift behind a share token (GiftNotFound for anything else), with its product, SKU, giver,
-    order line and order, brought up to date with its order first."""
+    order line and order, brought up to date with its order first; `with_copies_left` counts its
+    claimed copies in the same statement (for `copies_left`)."""
     token = (token or "").strip()
     if not token or len(token) > 32:
         raise GiftNotFound()
-    columns, sql = _gift_sql()
+    columns, sql = _gift_sql(with_copies_left)
     with connection.cursor() as cursor:
         cursor.execute(sql, [token])
         row = cursor.fetchone()
     if row is None:
         raise GiftNotFound()
-    gift, product, sku, giver, line, order = instances_from_row(columns, row[:-1])
-    gift.merchant_ids = list(row[-1])
+    extra = 2 if with_copies_left else 1
+    gift, product, sku, giver, line, order = instances_from_row(columns, row[:-extra])
+    gift.merchant_ids = list(row[-extra])
+    if with_copies_left:
+        gift.claimed_count = row[-1]
     if isinstance(line.attribution, str):  # jsonb comes back as text from a raw cursor
         line.attribution = json.loads(line.attribution)
     sku.product = product
     gift.product, gift.sku, gift.giver, gift.order_line, gift.order = product, sku, giver, line, order
     if gift.status == G.AWAITING_PAYMENT and gifts_follow_orders(gift_ids=[gift.pk]):
-        gift.refresh_from_db()
+        gift.refresh_from_db(fields=["status", "claim_deadline", "draw_at"])
     return gift
 
 

@@ -2,25 +2,29 @@
 sent and received. Thin: every change goes through gifting.services; every read of another
 person's data through gifting.selectors (which decide what the giver and the recipient may see)."""
 
+import functools
 import io
 import uuid
 
 import qrcode
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from config.exceptions import DomainError, form_error_from
 from gifting import selectors, services
 from gifting.models import MESSAGE_MAX_LENGTH, THANKS_MAX_LENGTH, Gift, GiftClaim
 from shop import hooks
-from shop.models import Order, Product
+from shop.catalog_cache import CSRF_PLACEHOLDER, page_response
+from shop.models import Product
 
 
 class GiftForm(forms.Form):
@@ -121,7 +125,13 @@ def gift_of_order(request, number: str):
 
 @login_required
 def sent_list(request):
-    return render(request, "gifting/sent_list.html", {"gifts": selectors.gifts_sent(request.user)[:100]})
+    """The giver's gifts. Nothing on it is shared with other visitors, so nothing is cached; it is
+    still built the README's way: the frame's own parts (nav, badges, messages) are markers filled
+    from the one statement of the visitor's figures, not rendered through the whole base template."""
+    gifts = selectors.gifts_sent(request.user)
+    return page_response(
+        request, key=None, template="gifting/sent_list.html", build_context=lambda: {"gifts": gifts}
+    )
 
 
 @login_required
@@ -158,63 +168,111 @@ def gift_qr(request, token: str):
     return HttpResponse(buffer.getvalue(), content_type="image/png")
 
 
+def _claim_action_context(request, gift: Gift, *, form=None) -> dict:
+    """What the visitor's own part of the claim page shows: for a signed-in visitor, their claim
+    of this gift and, if they may still accept, the specs and their addresses (one statement,
+    selectors.claim_page_visitor); for a lucky draw, their entry."""
+    user = request.user
+    signed_in = user.is_authenticated
+    is_giver = signed_in and user.pk == gift.giver_id
+    open_to_them = signed_in and not is_giver and gift.status == Gift.Status.OPEN
+    entry = None
+    if open_to_them and gift.mode == Gift.Mode.DRAW:
+        entry = gift.entries.filter(user=user).first()
+        open_to_them = bool(entry and entry.won)
+    facts = selectors.claim_page_visitor(gift=gift, user=user, choices=open_to_them) if signed_in else None
+    mine = facts.mine if facts else None
+    may_claim = open_to_them and not mine
+    return {
+        "gift": gift,
+        "signed_in": signed_in,
+        "is_giver": is_giver,
+        "path": request.path,
+        "skus": facts.skus if may_claim else [],
+        "addresses": facts.addresses if may_claim else [],
+        "form": form,
+        "blank_address_fields": _blank_address_fields() if may_claim and form is None else "",
+        "mine": mine,
+        "entry": entry,
+        "thanks_form": ThanksForm(initial={"note": mine["thanks"]}) if mine else None,
+    }
+
+
+@functools.lru_cache(maxsize=8)
+def _blank_address_fields_rendered(language: str) -> str:
+    return render_to_string("gifting/_claim_address_fields.html", {"form": ClaimForm()})
+
+
+def _blank_address_fields() -> str:
+    """The empty new-address fields of the claim form: the same for every visitor, so rendered once
+    per process and language (form widgets are the costliest part of the page to render)."""
+    if settings.DEBUG:
+        return render_to_string("gifting/_claim_address_fields.html", {"form": ClaimForm()})
+    return _blank_address_fields_rendered(get_language())
+
+
+def _claim_left_part(visitor, args) -> str:
+    """Personal part `gift_left`: copies left and the deadline, as they are now."""
+    gift = visitor.request.gift_page
+    return render_to_string("gifting/_claim_left.html", {"gift": gift})
+
+
+def _claim_action_part(visitor, args) -> str:
+    """Personal part `gift_claim`: what this visitor may do with the gift (see _claim_action.html)."""
+    context = _claim_action_context(visitor.request, visitor.request.gift_page)
+    return render_to_string("gifting/_claim_action.html", {**context, "csrf_token": CSRF_PLACEHOLDER})
+
+
 def claim(request, token: str):
     """The recipient's page: product, spec choice (same price, price not shown), message and the
-    giver's nickname; sign in and come back; pick or enter an address; confirm."""
+    giver's nickname; sign in and come back; pick or enter an address; confirm.
+
+    Shown (GET) the README's way: the part every visitor sees (giver, product, message) is cached
+    per gift and language; the copies left and what the visitor may do are personal parts
+    (`gift_left`, `gift_claim`) filled per request. A POST with errors re-shows the whole page."""
     try:
-        gift = services.gift_by_token(token)
+        gift = services.gift_by_token(token, with_copies_left=True)
     except DomainError:
         return render(request, "gifting/claim_missing.html", status=404)
     if request.method == "POST" and not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if request.user.is_authenticated:
+    # Only a gift nobody opened yet needs the user now: otherwise the layered page reads the
+    # signed-in user together with the visitor's badges, in one statement.
+    if gift.opened_at is None and request.user.is_authenticated:
         services.gift_mark_opened(gift=gift, user=request.user)
-    mine = (
-        GiftClaim.objects.filter(gift=gift, recipient=request.user).select_related("order", "sku").first()
-        if request.user.is_authenticated
-        else None
-    )
-    form = ClaimForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            data = form.cleaned_data
-            address = {
-                name: data.get(name)
-                for name in ("recipient_name", "phone", "province", "city", "district", "detail")
-            }
-            try:
-                services.gift_claim(
-                    token=token,
-                    recipient=request.user,
-                    sku_id=data.get("sku_id"),
-                    address_id=data.get("address_id"),
-                    address=address if any(address.values()) else None,
-                )
-            except DomainError as error:
-                form_error_from(form, error)
-                status = error.status_code if error.status_code in (403, 409) else 400
-            else:
-                messages.success(request, _("Accepted! The shop will send it to you."))
-                return redirect("gifting:claim", token)
+    if request.method != "POST":
+        request.gift_page = gift
+        return page_response(
+            request,
+            key=f"gift-page:{gift.token}:{get_language()}",
+            template="gifting/claim_page.html",
+            build_context=lambda: {"gift": gift},
+        )
+    form = ClaimForm(request.POST)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        address = {
+            name: data.get(name)
+            for name in ("recipient_name", "phone", "province", "city", "district", "detail")
+        }
+        try:
+            services.gift_claim(
+                token=token,
+                recipient=request.user,
+                sku_id=data.get("sku_id"),
+                address_id=data.get("address_id"),
+                address=address if any(address.values()) else None,
+            )
+        except DomainError as error:
+            form_error_from(form, error)
+            status = error.status_code if error.status_code in (403, 409) else 400
         else:
-            status = 400
-    entry = None
-    if request.user.is_authenticated and gift.mode == Gift.Mode.DRAW:
-        entry = gift.entries.filter(user=request.user).first()
+            messages.success(request, _("Accepted! The shop will send it to you."))
+            return redirect("gifting:claim", token)
+    gift = services.gift_by_token(token, with_copies_left=True)
     return render(
-        request,
-        "gifting/claim.html",
-        {
-            "gift": gift,
-            "skus": selectors.gift_skus_for_recipient(gift),
-            "addresses": list(request.user.addresses.all()) if request.user.is_authenticated else [],
-            "form": form,
-            "mine": mine,
-            "entry": entry,
-            "thanks_form": ThanksForm(initial={"note": mine.thanks}) if mine else None,
-        },
-        status=status,
+        request, "gifting/claim.html", _claim_action_context(request, gift, form=form), status=status
     )
 
 
@@ -251,8 +309,10 @@ def thank(request, claim_id: int):
 
 @login_required
 def received_list(request):
-    claims = list(selectors.claims_received(request.user)[:100])
+    claims = selectors.claims_received(request.user)
     rows = [
         (claim, selectors.shipping_stage_label(selectors.shipping_stage(claim.order))) for claim in claims
     ]
-    return render(request, "gifting/received_list.html", {"rows": rows, "Order": Order})
+    return page_response(
+        request, key=None, template="gifting/received_list.html", build_context=lambda: {"rows": rows}
+    )

@@ -280,6 +280,7 @@ class Visitor:
             if args:
                 self.ids_by_name.setdefault(name, set()).add(args[0])
         self._facts: dict[str, object] = {}
+        self.prefetched: dict[str, object] = {}  # personal cache keys read with the shared part
 
     def load_signed_in(self) -> None:
         """For a shopper signed in through the session whose user is not loaded yet: read the user
@@ -315,6 +316,7 @@ class Visitor:
             signed_in = request.user.is_authenticated  # auth checks the session against this row
         if signed_in and request.user.pk == user.pk:
             self._facts["facts"] = facts
+            session_user_remember(session.session_key, user.pk)
 
     def _once(self, name: str, read: Callable[[], object]):
         if name not in self._facts:
@@ -422,6 +424,32 @@ def friends_liked_key(user_id: int, language: str) -> str:
     return f"catalog:personal:friends-liked:{user_id}:{language}"
 
 
+# Session key -> the user it was last seen signed in as, in this process (bounded). Only a hint, to
+# read a shopper's own cached parts (朋友♡) in the page's one round trip before the session says who
+# they are: the parts are looked up under the verified user's key, so a wrong hint costs a round
+# trip, never another shopper's data.
+_SESSION_USERS: dict[str, int] = {}
+SESSION_USERS_MAX = 20_000
+
+
+def session_user_remember(session_key: str | None, user_id: int) -> None:
+    if not session_key:
+        return
+    if len(_SESSION_USERS) >= SESSION_USERS_MAX:
+        _SESSION_USERS.clear()  # cheaper than an LRU; the hints refill on the next page views
+    _SESSION_USERS[session_key] = user_id
+
+
+def personal_prefetch_keys(request, names: Iterable[str]) -> list[str]:
+    """The cache keys of the visitor's own cached parts among `names` (only "friends_liked" is
+    cached per shopper), for the session's hinted user; [] when no hint."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    user_id = _SESSION_USERS.get(session_key) if session_key else None
+    if user_id is None or "friends_liked" not in names:
+        return []
+    return [friends_liked_key(user_id, get_language())]
+
+
 def friends_liked_invalidate(*, user_ids: Iterable[int]) -> None:
     """Drop these users' 朋友♡ sections on commit (a friend ♡ed something, or their friends changed)."""
     keys = [friends_liked_key(uid, code) for uid in set(user_ids) for code, _name in settings.LANGUAGES]
@@ -439,7 +467,9 @@ def _friends_liked(visitor: Visitor, args) -> str:
     if not user.is_authenticated:
         return _fragment("shop/personal/friends_liked.html", {"signed_in": False, "friends_liked": ()})
     key = friends_liked_key(user.pk, get_language())
-    if visitor.generation is None:
+    if key in visitor.prefetched and visitor.generation is not None:
+        found, current = visitor.prefetched, visitor.generation
+    elif visitor.generation is None:
         found = cache.get_many([GENERATION_KEY, key])
         current = found.get(GENERATION_KEY) or generation()
     else:
@@ -470,14 +500,21 @@ PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
 
 
 def personalize(
-    request, shared: str, *, generation: int | None = None, parts: dict[str, str] | None = None
+    request,
+    shared: str,
+    *,
+    generation: int | None = None,
+    parts: dict[str, str] | None = None,
+    prefetched: dict[str, object] | None = None,
 ) -> str:
     """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token.
 
     `parts` fills markers the page's own view has already rendered for this visitor (name -> HTML,
-    for markers without arguments), before PERSONAL_PARTS is asked."""
+    for markers without arguments), before PERSONAL_PARTS is asked. `prefetched` holds cache entries
+    of per-shopper parts already read (key -> entry or None)."""
     found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
     visitor = Visitor(request, found, generation)
+    visitor.prefetched = prefetched or {}
     visitor.load_signed_in()
     filled = {}
     for name, args in found:
@@ -539,9 +576,12 @@ def page_response(
     generational: bool = False,
     status: int = 200,
     parts: dict[str, str] | None = None,
+    personal: Iterable[str] = (),
 ) -> HttpResponse:
     """A page whose shared part is cached under `key` (None: built every time) and whose personal
     parts are layered on for this visitor (`parts`: markers the view rendered itself, see personalize).
+    `personal` names the parts cached per shopper that the page shows (朋友♡: "friends_liked"): they
+    are read in the same round trip as the shared part when this process knows the session's user.
 
     `generational` pages (lists, which many catalog changes alter) are stored with the catalog
     generation and read together with it in one round trip; product pages have their key deleted
@@ -550,6 +590,8 @@ def page_response(
     shared = built_at = None
     session_key = _unread_session_cache_key(request)
     also = [session_key] if session_key else []
+    prefetch = personal_prefetch_keys(request, personal) if key is not None else []
+    also += prefetch
     found: dict = {}
     if key is not None:
         if generational:
@@ -567,4 +609,11 @@ def page_response(
                 list_set(key, built_at, shared)
             else:
                 shared_set(key, shared)
-    return HttpResponse(personalize(request, shared, generation=built_at, parts=parts), status=status)
+    body = personalize(
+        request,
+        shared,
+        generation=built_at,
+        parts=parts,
+        prefetched={name: found.get(name) for name in prefetch},
+    )
+    return HttpResponse(body, status=status)

@@ -97,7 +97,7 @@ class GiftsApi(APIView):
 
     @extend_schema(tags=TAG, responses={200: s.GiftSummarySerializer(many=True)}, summary="Gifts I sent")
     def get(self, request):
-        return Response([summary(gift) for gift in selectors.gifts_sent(request.user)[:100]])
+        return Response([summary(gift) for gift in selectors.gifts_sent(request.user)])
 
     @extend_schema(
         tags=TAG,
@@ -137,7 +137,7 @@ class ReceivedApi(APIView):
         tags=TAG, responses={200: s.ReceivedClaimSerializer(many=True)}, summary="Gifts I received"
     )
     def get(self, request):
-        return Response([received(claim) for claim in selectors.claims_received(request.user)[:100]])
+        return Response([received(claim) for claim in selectors.claims_received(request.user)])
 
 
 class GiftByTokenApi(APIView):

@@ -68,7 +68,12 @@ def home(request):
         }
 
     return catalog_cache.page_response(
-        request, key=key, template="shop/storefront/home.html", build_context=build, generational=True
+        request,
+        key=key,
+        template="shop/storefront/home.html",
+        build_context=build,
+        generational=True,
+        personal=("friends_liked",),
     )
 
 

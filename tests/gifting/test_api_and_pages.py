@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from gifting.models import Gift, GiftClaim
+from gifting.services import gift_claim
 from shop.models import Order
 from tests.factories import UserFactory
 from tests.gifting.helpers import ADDRESS, make_recipient, other_spec, paid_gift
@@ -250,3 +251,54 @@ def test_the_merchant_admin_shows_gift_orders_their_sub_orders_and_the_message_f
         403,
         404,
     )
+
+
+def test_the_claim_page_is_one_cached_part_with_each_visitors_own_parts_layered(
+    client, django_assert_max_num_queries
+):
+    """The giver, a recipient who accepted, one who may still accept and a signed-out visitor read
+    the same cached part (giver, product, message) and each their own: no one sees another's."""
+    giver = UserFactory(nickname="小明")
+    gift = paid_gift(giver=giver, copies=3)
+    url = reverse("gifting:claim", args=[gift.token])
+    taker, other = make_recipient(), make_recipient()
+    gift_claim(token=gift.token, recipient=taker, address=ADDRESS)
+
+    client.force_login(taker)
+    mine = client.get(url).content.decode()
+    assert 'data-testid="gift-mine"' in mine and 'data-status="open"' in mine
+    client.force_login(other)
+    client.get(url)  # the first visit of a visitor records the link as opened (once)
+    with django_assert_max_num_queries(3):
+        # the gift with its copies claimed; the session's user with the visitor's badges; their claim
+        # of this gift with the specs and their addresses: 3
+        page = client.get(url).content.decode()
+    assert 'data-testid="gift-claim-form"' in page and 'data-testid="gift-mine"' not in page
+    assert "幸福路 9 号" in page and ADDRESS["detail"] not in page  # their own address book only
+    assert 'name="csrfmiddlewaretoken" value="__' not in page and "小明" in page
+    client.force_login(giver)
+    own = client.get(url).content.decode()
+    assert (
+        'data-testid="gift-claim-form"' not in own
+        and reverse("gifting:sent-detail", args=[gift.token]) in own
+    )
+    client.logout()
+    anonymous = client.get(url).content.decode()
+    assert 'data-testid="gift-sign-in"' in anonymous and "幸福路" not in anonymous
+    assert "50.00" not in anonymous + page + mine  # never the price
+
+
+def test_my_gifts_pages_run_a_fixed_number_of_queries(client, django_assert_max_num_queries):
+    giver = UserFactory()
+    person = make_recipient()
+    for copies in (1, 2, 3):
+        gift = paid_gift(giver=giver, copies=copies)
+        gift_claim(token=gift.token, recipient=person, address_id=person.addresses.get().pk)
+    client.force_login(giver)
+    with django_assert_max_num_queries(3):  # the user, the inbox badge, the gifts with their counts
+        sent = client.get(reverse("gifting:sent")).content.decode()
+    assert sent.count('data-testid="gift-sent"') == 3
+    client.force_login(person)
+    with django_assert_max_num_queries(3):  # the user, the inbox badge, the claims
+        received = client.get(reverse("gifting:received")).content.decode()
+    assert received.count('data-testid="gift-received"') == 3

@@ -13,6 +13,14 @@
   ...), each round with a fresh gift, so load from elsewhere on the machine weighs on both alike.
 - gift_claim_queries: database queries of one API claim.
 - gift_over_claimed: claims beyond the copies, or copies with neither claim nor unit left (must be 0).
+
+Gift pages signed in (session and CSRF cookies as a browser sends them, each figure measured in turns
+with the bare view, `ctx.against_bare`, as tests/load/bench_catalog.py takes its signed-in figures),
+on the demo data seed_demo leaves:
+- signed_in_gift_claim_page: /g/<token>/ of the demo's open group gift, opened by 13800000007, who may
+  still accept it (the cached part, then copies left, the spec choice and her address book layered);
+- signed_in_gifts_sent: /gifts/sent/ of the demo giver 13800000003 (four gifts);
+- signed_in_gifts_received: /gifts/received/ of 13800000005 (a claimed, shipped and thanked-for gift).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import statistics
 import subprocess
 import threading
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -105,6 +114,53 @@ with CaptureQueriesContext(connection) as captured:
 assert response.status_code == 201, response.content
 print(len(captured))
 """
+
+
+SIGN_IN = r"""
+import json
+from django.conf import settings
+from django.test import Client
+from django.utils.crypto import get_random_string
+from accounts.models import User
+from gifting.models import Gift
+
+cookies = {}
+for phone in %(phones)r:
+    client = Client()
+    client.force_login(User.objects.get(phone=phone))
+    cookies[phone] = "%%s=%%s; %%s=%%s" %% (
+        settings.SESSION_COOKIE_NAME, client.cookies[settings.SESSION_COOKIE_NAME].value,
+        settings.CSRF_COOKIE_NAME, get_random_string(32),
+    )
+gift = Gift.objects.filter(mode="group", status="open", giver__phone="13800000003").order_by("pk").first()
+print(json.dumps({"cookies": cookies, "token": gift.token}))
+"""
+
+PAGES = [
+    # (figure, who is signed in, path; {token} is the demo's open group gift)
+    ("signed_in_gift_claim_page", "13800000007", "/g/{token}/"),
+    ("signed_in_gifts_sent", "13800000003", "/gifts/sent/"),
+    ("signed_in_gifts_received", "13800000005", "/gifts/received/"),
+]
+
+
+def _page_figures(ctx) -> list[tuple[str, float, str]]:
+    data = json.loads(
+        _last_line(ctx.manage("shell", "-c", SIGN_IN % {"phones": sorted({who for _n, who, _p in PAGES})}))
+    )
+    claim_page = PAGES[0][2].format(token=data["token"])
+    request = urllib.request.Request(
+        ctx.base_url + claim_page, headers={"Cookie": data["cookies"][PAGES[0][1]]}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        if 'data-testid="gift-claim-form"' not in response.read().decode():
+            raise RuntimeError("the claim page did not show 13800000007 the form to accept the gift")
+    figures = []
+    for name, who, path in PAGES:
+        headers = (f"Cookie: {data['cookies'][who]}",)
+        rps, ratio = ctx.against_bare(path.format(token=data["token"]), name=name, headers=headers)
+        figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
+    return figures
 
 
 def _last_line(result: subprocess.CompletedProcess) -> str:
@@ -211,7 +267,7 @@ def run(ctx) -> list[tuple[str, float, str]]:
         max(0, claimed - copies) + abs(claimed - claim_rows) + abs(claim_rows - sub_orders)
         for copies, claimed, claim_rows, sub_orders in rows
     )
-    return [
+    return _page_figures(ctx) + [
         ("gift_claim_per_s", claims_per_s, "claims/s"),
         ("gift_checkout_orders_per_s", orders_per_s, "orders/s"),
         ("gift_claim_vs_checkout_ratio", claims_per_s / orders_per_s, "x"),

@@ -559,3 +559,32 @@ def test_a_page_that_loaded_the_user_first_still_reads_the_figures_once(two_shop
         html = catalog_cache.personalize(request, shared)
     assert len(queries) == 1
     assert ">5<" in html and 'data-testid="liked"' in html
+
+
+def test_friends_section_is_read_with_the_page_and_a_wrong_hint_shows_only_the_askers_own(
+    two_shoppers, catalog, monkeypatch
+):
+    """Home reads 朋友♡ in the page's one Redis round trip, under the user this process last saw
+    on the session. The hint only picks a key to read: a hint naming another shopper (whose section
+    is cached) still shows the asker's own friends."""
+    hua, cao = two_shoppers
+    third = catalog[2]  # 阿花's friend ♡ it; 阿草 has no friends
+    hua_client, cao_client = signed_in(hua), signed_in(cao)
+    cao_section = friends_section(cao_client.get("/").content.decode())  # cached for 阿草
+    assert third.title not in cao_section
+    hua_client.get("/")  # the hint for 阿花's session is now 阿花
+    trips = []
+    real_get_many, real_get = cache.get_many, cache.get
+    # Counting the real calls (each is one round trip), not replacing them.
+    monkeypatch.setattr(cache, "get_many", lambda keys, **kw: trips.append(keys) or real_get_many(keys, **kw))
+    monkeypatch.setattr(cache, "get", lambda key, *a, **kw: trips.append(key) or real_get(key, *a, **kw))
+    page = hua_client.get("/").content.decode()
+    assert third.title in friends_section(page)
+    assert len(trips) == 1  # the page, the generation, the session and 朋友♡ together
+
+    hua_session = hua_client.cookies[settings.SESSION_COOKIE_NAME].value
+    catalog_cache.session_user_remember(hua_session, cao.pk)  # a wrong hint
+    trips.clear()
+    page = hua_client.get("/").content.decode()
+    assert third.title in friends_section(page) and friends_section(page) != cao_section
+    assert len(trips) == 2  # the wrong key read for nothing, then 阿花's own

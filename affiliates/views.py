@@ -1,6 +1,8 @@
 """Promoter pages (phone-sized): apply, pool, showcase, links with QR codes and share cards, the
 ledger and balance; the public showcase and share card. Thin: services write, selectors read."""
 
+import functools
+import hashlib
 import io
 from decimal import Decimal
 
@@ -9,6 +11,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import get_language
@@ -17,14 +20,49 @@ from django.views.decorators.http import require_POST
 
 from affiliates import page_cache, selectors, services
 from affiliates.forms import ApplyForm, ChildLinkForm, JoinForm, LinkForm, PoolFilterForm, ShareForm
-from affiliates.models import Promoter, TrackedLink
+from affiliates.models import Agency, Promoter, TrackedLink
 from config.exceptions import DomainError, form_error_from
 from shop import catalog_cache
+from shop.catalog_cache import list_key
 from shop.models import Category
 
 
+@functools.cache
+def _promoter_sql() -> str:
+    quote = connection.ops.quote_name
+    promoter, agency = (quote(model._meta.db_table) for model in (Promoter, Agency))
+    columns = ", ".join(
+        [f"{promoter}.{quote(field.column)}" for field in Promoter._meta.concrete_fields]
+        + [f"{agency}.{quote(field.column)}" for field in Agency._meta.concrete_fields]
+    )
+    return (
+        f"SELECT {columns} FROM {promoter} LEFT JOIN {agency} ON {agency}.{quote(Agency._meta.pk.column)}"
+        f" = {promoter}.{quote(Promoter._meta.get_field('agency').column)}"
+        f" WHERE {promoter}.{quote(Promoter._meta.get_field('user').column)} = %s"
+    )
+
+
+def _promoter_row(user) -> Promoter | None:
+    """The user's promoter profile with its agency (the promoter nav shows it), in one statement
+    written once from the models' metadata: the ORM building selectors.promoter_of's lookup was two
+    thirds of a cached promoter page's CPU."""
+    with connection.cursor() as cursor:
+        cursor.execute(_promoter_sql(), [user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    own = Promoter._meta.concrete_fields
+    promoter = Promoter.from_db(connection.alias, [field.attname for field in own], row[: len(own)])
+    agency_row, agency_attnames = row[len(own) :], [field.attname for field in Agency._meta.concrete_fields]
+    agency = None
+    if agency_row[0] is not None:
+        agency = Agency.from_db(connection.alias, agency_attnames, agency_row)
+    Promoter._meta.get_field("agency").set_cached_value(promoter, agency)
+    return promoter
+
+
 def _approved(request, role=None) -> Promoter:
-    promoter = selectors.promoter_of(request.user)
+    promoter = _promoter_row(request.user) if request.user.is_authenticated else None
     if promoter is None or promoter.status != Promoter.Status.APPROVED or (role and promoter.role != role):
         raise Http404
     return promoter
@@ -103,42 +141,62 @@ def share(request):
     return redirect("affiliates:home")
 
 
+def _promoter_page(request, *, template: str, build, key: str | None = None, status: int = 200):
+    """A promoter's own page in the README's *Speed* pattern: the frame's personal parts (who is
+    signed in, badges, messages, the CSRF token) are layered on by shop.catalog_cache; the body is
+    cached under `key` (see page_cache.promoter_page_key) or, with None, built for this request."""
+    return catalog_cache.page_response(
+        request, key=key, template=template, build_context=build, generational=key is not None, status=status
+    )
+
+
 @login_required
 def pool(request):
     promoter = _approved(request, Promoter.Role.CREATOR)
     form = PoolFilterForm(request.GET or None)
-    products = selectors.pool_products(promoter=promoter)
-    status = 200
-    if form.is_bound:
-        if form.is_valid():
-            data = form.cleaned_data
-            category = Category.objects.filter(pk=data["category"]).first() if data.get("category") else None
-            to_fen = lambda v: int(v * 100) if v is not None else None  # noqa: E731
-            products = selectors.pool_products(
-                promoter=promoter,
-                category=category,
-                rate_min_bp=to_fen(data.get("rate_min")),
-                price_min_fen=to_fen(data.get("price_min")),
-                price_max_fen=to_fen(data.get("price_max")),
-                ordering=data.get("ordering") or "sales",
-            )
-        else:
-            status = 400
-    page = Paginator(products, 20).get_page(request.GET.get("page"))
-    in_showcase = set(promoter.showcase_items.values_list("product_id", flat=True))
-    categories = Category.objects.filter(parent__isnull=True)
-    return render(
-        request,
-        "affiliates/pool.html",
-        {
-            "form": form,
-            "page": page,
-            "in_showcase": in_showcase,
-            "categories": categories,
-            "promoter": promoter,
-        },
-        status=status,
+    if form.is_bound and not form.is_valid():
+        return _promoter_page(
+            request,
+            template="affiliates/pool.html",
+            build=lambda: _pool_context(promoter, form, request.GET.get("page")),
+            status=400,
+        )
+    key = page_cache.promoter_page_key(
+        page="pool",
+        promoter_id=promoter.pk,
+        language=get_language(),
+        query=f"{_frame_parts(promoter)}:{catalog_cache.query_digest(request.GET)}",
     )
+    return _promoter_page(
+        request,
+        template="affiliates/pool.html",
+        build=lambda: _pool_context(promoter, form, request.GET.get("page")),
+        key=key,
+    )
+
+
+def _pool_context(promoter: Promoter, form: PoolFilterForm, page_number) -> dict:
+    filters = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        to_fen = lambda v: int(v * 100) if v is not None else None  # noqa: E731
+        filters = {
+            "category": Category.objects.filter(pk=data["category"]).first()
+            if data.get("category")
+            else None,
+            "rate_min_bp": to_fen(data.get("rate_min")),
+            "price_min_fen": to_fen(data.get("price_min")),
+            "price_max_fen": to_fen(data.get("price_max")),
+            "ordering": data.get("ordering") or "sales",
+        }
+    products = selectors.pool_products(promoter=promoter, **filters)
+    return {
+        "form": form,
+        "page": Paginator(products, 20).get_page(page_number),
+        "in_showcase": set(promoter.showcase_items.values_list("product_id", flat=True)),
+        "categories": list(Category.objects.filter(parent__isnull=True)),
+        "promoter": promoter,
+    }
 
 
 @login_required
@@ -160,8 +218,17 @@ def showcase_edit(request):
         services.showcase_remove(promoter=promoter, product_id=request.POST.get("remove", "0"))
         messages.success(request, _("Removed from your showcase."))
         return redirect("affiliates:showcase-edit")
-    items = selectors.showcase_products(creator=promoter)
-    return render(request, "affiliates/showcase_edit.html", {"promoter": promoter, "items": items})
+    return _promoter_page(
+        request,
+        template="affiliates/showcase_edit.html",
+        build=lambda: {"promoter": promoter, "items": list(selectors.showcase_products(creator=promoter))},
+        key=page_cache.promoter_page_key(
+            page="showcase-edit",
+            promoter_id=promoter.pk,
+            language=get_language(),
+            query=f"{_frame_parts(promoter)}:{catalog_cache.query_digest(request.GET)}",
+        ),
+    )
 
 
 def showcase(request, code):
@@ -185,20 +252,35 @@ def showcase(request, code):
     )
 
 
-@login_required
-def links(request):
-    promoter = _approved(request)
+def _link_forms(promoter: Promoter, data=None) -> tuple[LinkForm, ChildLinkForm | None]:
     showcase_items = selectors.showcase_products(creator=promoter) if promoter.is_creator else []
-    form = LinkForm(request.POST or None, products=[item.product for item in showcase_items])
+    form = LinkForm(data, products=[item.product for item in showcase_items])
     child_form = (
-        ChildLinkForm(
-            request.POST or None, products=list(selectors.exclusive_products_for(promoter=promoter))
-        )
+        ChildLinkForm(data, products=list(selectors.exclusive_products_for(promoter=promoter)))
         if not promoter.is_creator
         else None
     )
-    status = 200
+    return form, child_form
+
+
+_LINKS_SHOWN = 100
+# The links the page lists (selectors.promoter_links' order), as (id, active) pairs: with their click
+# counts, what the rendered list depends on.
+_LINKS_STATE_SQL = (
+    "SELECT id, is_active FROM affiliates_trackedlink WHERE promoter_id = %s"
+    " ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+
+
+@login_required
+def links(request):
+    """The promoter's links with their click counts, and the form that makes one. The counts are
+    read on every request (they move with every flush); the rendered page is cached under the
+    links, their counts, the promoter's showcase version (the form's products) and the catalog
+    generation, the frame layered on. A form with errors is built for its request."""
+    promoter = _approved(request)
     if request.method == "POST":
+        form, child_form = _link_forms(promoter, request.POST)
         active_form = form if promoter.is_creator else child_form
         if active_form.is_valid():
             try:
@@ -218,22 +300,48 @@ def links(request):
                     )
             except DomainError as error:
                 form_error_from(active_form, error)
-                status = 400
             else:
                 messages.success(request, _("Link created."))
                 return redirect("affiliates:link-card", code=link.code)
-        else:
-            status = 400
-    link_list = list(selectors.promoter_links(promoter=promoter)[:100])
-    stats = selectors.link_stats([link.pk for link in link_list])
+        return _promoter_page(
+            request,
+            template="affiliates/links.html",
+            build=lambda: _links_context(promoter, form, child_form, None),
+            status=400,
+        )
+
+    with connection.cursor() as cursor:
+        cursor.execute(_LINKS_STATE_SQL, [promoter.pk, _LINKS_SHOWN])
+        shown = cursor.fetchall()
+    stats = selectors.link_stats([link_id for link_id, _active in shown])
+    state = repr([(link_id, active, stats.get(link_id)) for link_id, active in shown]).encode()
+    key = page_cache.promoter_page_key(
+        page="links",
+        promoter_id=promoter.pk,
+        language=get_language(),
+        query=":".join(
+            [
+                _frame_parts(promoter),
+                hashlib.blake2b(state, digest_size=12).hexdigest(),
+                catalog_cache.query_digest(request.GET),  # the frame shows the path and ?q=
+            ]
+        ),
+    )
+
+    def build() -> dict:
+        form, child_form = _link_forms(promoter)
+        return _links_context(promoter, form, child_form, stats)
+
+    return _promoter_page(request, template="affiliates/links.html", build=build, key=key)
+
+
+def _links_context(promoter: Promoter, form, child_form, stats: dict | None) -> dict:
+    link_list = list(selectors.promoter_links(promoter=promoter)[:_LINKS_SHOWN])
+    if stats is None:
+        stats = selectors.link_stats([link.pk for link in link_list])
     for link in link_list:
         link.stats = stats.get(link.pk, {"clicks": 0, "visits": 0})
-    return render(
-        request,
-        "affiliates/links.html",
-        {"promoter": promoter, "form": form, "child_form": child_form, "links": link_list},
-        status=status,
-    )
+    return {"promoter": promoter, "form": form, "child_form": child_form, "links": link_list}
 
 
 def _link_url(link: TrackedLink) -> str:
@@ -272,15 +380,59 @@ def link_card(request, code):
     )
 
 
+# The state of a promoter's ledger in one statement: the balance, and a fingerprint of which entries
+# exist and the state of each (entries are append-only; only their status moves). The page's rendered
+# entries are cached under it, so a page is never older than the ledger it was read from.
+_LEDGER_STATE_SQL = """
+SELECT COALESCE(SUM(amount_fen) FILTER (WHERE status = 'settled'), 0),
+       COALESCE(SUM(amount_fen) FILTER (WHERE status = 'pending'), 0),
+       COUNT(*), COALESCE(MAX(id), 0),
+       COALESCE(SUM(('x' || substr(md5(id::text || ':' || status), 1, 15))::bit(60)::bigint), 0)
+FROM affiliates_commissionentry WHERE promoter_id = %s
+"""
+
+
+def _frame_parts(promoter: Promoter) -> str:
+    """What the promoter nav shows about the promoter, for the keys of their cached pages."""
+    agency = promoter.agency
+    shown = (promoter.role, agency.pk, agency.name, agency.owner_id) if agency else (promoter.role,)
+    return hashlib.blake2b(repr(shown).encode(), digest_size=8).hexdigest()
+
+
 @login_required
 def ledger(request):
+    """The promoter's ledger and balance. Money is read from the database on every request (the
+    balance and the ledger's fingerprint, one statement); the rendered entries are cached under
+    that fingerprint (and the catalog generation, for product titles), the frame layered on."""
     promoter = _approved(request)
-    page = Paginator(selectors.promoter_ledger(promoter=promoter), 30).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "affiliates/ledger.html",
-        {"promoter": promoter, "page": page, "balance": selectors.balance_of(promoter=promoter)},
-    )
+    key, balance = None, None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LEDGER_STATE_SQL, [promoter.pk])
+            settled, pending, *fingerprint = cursor.fetchone()
+        balance = {"settled_fen": int(settled), "pending_fen": int(pending)}
+        key = list_key(
+            name="affiliates-ledger",
+            language=get_language(),
+            parts=[
+                promoter.pk,
+                _frame_parts(promoter),
+                settled,
+                pending,
+                *fingerprint,
+                catalog_cache.query_digest(request.GET),
+            ],
+        )
+
+    def build() -> dict:
+        page = Paginator(selectors.promoter_ledger(promoter=promoter), 30).get_page(request.GET.get("page"))
+        return {
+            "promoter": promoter,
+            "page": page,
+            "balance": balance or selectors.balance_of(promoter=promoter),
+        }
+
+    return _promoter_page(request, template="affiliates/ledger.html", build=build, key=key)
 
 
 @login_required

@@ -6,6 +6,11 @@
 - showcase_ratio, signed_in_showcase_ratio: a creator's public showcase /s/<code>/ (shared part
   cached, the visitor's parts layered on) signed out, and signed in as the demo shopper, over the
   bare view's.
+- promoter_pool_ratio, promoter_showcase_edit_ratio, promoter_links_ratio, promoter_ledger_ratio: the
+  promoter's own pages (/promoter/pool/, /promoter/showcase/, /promoter/links/, /promoter/ledger/)
+  signed in as the demo creator 带货达人 (13800000004: a showcase, links in six scenes with clicks,
+  settled and clawed-back commission), over the bare view's, in turns. Compare them with
+  signed_in_product_detail_ratio (tests/load/bench_catalog.py).
 - checkout_attributed_ratio: orders/s of POST /api/v1/checkout/buy-now/ for a product whose
   buyers all clicked a creator's link (each order line attributed, snapshot written in checkout's
   transaction) over orders/s for a product nobody promotes, same buyers, in turns. Goal >= 0.85.
@@ -18,11 +23,19 @@ from __future__ import annotations
 
 import json
 import statistics
+import urllib.request
 
-from tests.load.bench_catalog import _shopper_credentials
+from tests.load.bench_catalog import _SIGN_IN, _shopper_credentials
 from tests.load.bench_checkout import BUY_NOW, CONNECTIONS, ROUNDS, SECONDS, _last_line
 
 BUYERS = 64
+CREATOR_PHONE = "13800000004"  # seed_demo's 带货达人
+PROMOTER_PAGES = (
+    ("promoter_pool", "/promoter/pool/"),
+    ("promoter_showcase_edit", "/promoter/showcase/"),
+    ("promoter_links", "/promoter/links/"),
+    ("promoter_ledger", "/promoter/ledger/"),
+)
 
 SETUP = r"""
 import json, uuid
@@ -145,6 +158,15 @@ def run(ctx) -> list[tuple[str, float, str]]:
     showcase = f"/s/{data['showcase']}/"
     for name, headers in (("showcase", ()), ("signed_in_showcase", (f"Cookie: {cookie}",))):
         rps, ratio = ctx.against_bare(showcase, name=name, headers=headers)
+        figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
+
+    creator_cookie = json.loads(_last_line(ctx.manage("shell", "-c", _SIGN_IN % CREATOR_PHONE)))["cookie"]
+    for name, path in PROMOTER_PAGES:
+        request = urllib.request.Request(ctx.base_url + path, headers={"Cookie": creator_cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:  # signed in, not sent to sign in
+            if response.status != 200 or 'data-testid="promoter-page"' not in response.read().decode():
+                raise RuntimeError(f"{path} did not answer the demo creator's own page")
+        rps, ratio = ctx.against_bare(path, name=name, headers=(f"Cookie: {creator_cookie}",))
         figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
 
     buyers = ",".join(f"{token}:{address}" for token, address in data["buyers"])

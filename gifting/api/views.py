@@ -149,7 +149,7 @@ class GiftByTokenApi(APIView):
         summary="Open a gift by its share token (no price)",
     )
     def get(self, request, token):
-        gift = services.gift_by_token(token)
+        gift = services.gift_by_token(token, with_copies_left=True)
         if request.user.is_authenticated:
             services.gift_mark_opened(gift=gift, user=request.user)
         return Response(recipient_view(gift))

@@ -126,3 +126,19 @@ def test_the_giver_is_reminded_once_before_expiry():
     assert gifts_remind(now=soon) == 1 and gifts_remind(now=soon) == 0
     assert "gift_expiring" in _kinds(giver)
     assert past_deadline(gift) > soon
+
+
+def test_the_beat_finishes_a_gift_whose_last_claimer_stopped_before_finishing_it():
+    """A claimer finishes the gift after its commit; if its process stopped in between, the beat
+    job does it: the gift finished and its order closed, once."""
+    gift = paid_gift(copies=2)
+    for _ in range(2):
+        gift_claim(token=gift.token, recipient=make_recipient(), address=ADDRESS)
+    # The state the last claimer's commit leaves before its finishing step.
+    Gift.objects.filter(pk=gift.pk).update(status=Gift.Status.OPEN)
+    Order.objects.filter(pk=gift.order_id).update(status=Order.Status.PAID, closed_at=None)
+    assert tasks.gift_timers.apply().get()["finished"] == 1
+    gift.refresh_from_db()
+    assert gift.status == Gift.Status.FINISHED and gift.claimed_count == 2
+    assert Order.objects.get(pk=gift.order_id).status == Order.Status.CLOSED
+    assert tasks.gift_timers.apply().get()["finished"] == 0

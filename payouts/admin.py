@@ -53,7 +53,7 @@ class BalanceEntryInline(admin.TabularInline):
 class WithdrawalAdmin(_OperatorOnly, admin.ModelAdmin):
     list_display = (
         "out_bill_no",
-        "promoter",
+        "payee",
         "real_name",
         "amount_yuan",
         "payout_yuan",
@@ -63,16 +63,27 @@ class WithdrawalAdmin(_OperatorOnly, admin.ModelAdmin):
         "reviewed_by",
     )
     list_filter = ("status", "requested_on")
-    search_fields = ("out_bill_no", "transfer_bill_no", "promoter__display_name", "promoter__real_name")
-    list_select_related = ("promoter", "reviewed_by")
+    search_fields = (
+        "out_bill_no",
+        "transfer_bill_no",
+        "promoter__display_name",
+        "promoter__real_name",
+        "agency__name",
+        "real_name",
+    )
+    list_select_related = ("promoter", "agency", "reviewed_by")
     action_form = WithdrawalActionForm
     actions = ("start_review", "approve", "reject")
     inlines = [BalanceEntryInline]
     readonly_fields = [field.name for field in Withdrawal._meta.fields]
 
+    @admin.display(description=_("payee"))
+    def payee(self, withdrawal):
+        return withdrawal.promoter or _("Agency %(name)s") % {"name": withdrawal.agency}
+
     @admin.display(description=_("real name"))
     def real_name(self, withdrawal):
-        return withdrawal.promoter.real_name
+        return withdrawal.real_name or withdrawal.promoter.real_name
 
     @admin.display(description=_("amount"), ordering="amount_fen")
     def amount_yuan(self, withdrawal):
@@ -124,7 +135,7 @@ class WithdrawalAdmin(_OperatorOnly, admin.ModelAdmin):
                 {
                     **self.admin_site.each_context(request),
                     "opts": self.model._meta,
-                    "withdrawals": queryset.select_related("promoter"),
+                    "withdrawals": queryset.select_related("promoter", "agency"),
                     "title": _("Reject selected withdrawals"),
                 },
             )
@@ -144,7 +155,7 @@ class WithdrawalAdmin(_OperatorOnly, admin.ModelAdmin):
 
 @admin.register(PayoutAccount)
 class PayoutAccountAdmin(_OperatorOnly, admin.ModelAdmin):
-    list_display = ("promoter", "openid", "created_at")
-    search_fields = ("promoter__display_name", "openid")
-    fields = ("promoter", "openid", "created_at")
-    readonly_fields = ("promoter", "created_at")
+    list_display = ("promoter", "agency", "openid", "created_at")
+    search_fields = ("promoter__display_name", "agency__name", "openid")
+    fields = ("promoter", "agency", "openid", "created_at")
+    readonly_fields = ("promoter", "agency", "created_at")

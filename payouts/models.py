@@ -1,10 +1,11 @@
-"""Withdrawals: promoters take their settled commission out to their WeChat balance.
+"""Withdrawals: promoters take their settled commission out to their WeChat balance, and agencies
+their settled service fees (to their owner's).
 
-A promoter's money is two append-only ledgers: the commission ledger (affiliates.CommissionEntry,
-settled rows, clawbacks netted in) and `BalanceEntry` here (a withdrawal takes its amount out, a
-rejected or failed one puts it back). The available balance is their sum; nothing stores a running
-total. Withdrawals of one promoter are serialized by a row lock on their `PayoutAccount`.
-Amounts are integer fen.
+A payee (a promoter or an agency: every row here names exactly one) has two append-only ledgers: the
+commission ledger (affiliates.CommissionEntry, settled rows, clawbacks netted in) and `BalanceEntry`
+here (a withdrawal takes its amount out, a rejected or failed one puts it back). The available
+balance is their sum; nothing stores a running total. Withdrawals of one payee are serialized by a
+row lock on their `PayoutAccount`. Amounts are integer fen.
 """
 
 from django.conf import settings
@@ -13,16 +14,28 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+ONE_PAYEE = Q(promoter__isnull=True) ^ Q(agency__isnull=True)
+
 
 class PayoutAccount(models.Model):
-    """Where a promoter is paid (their WeChat openid under our app id) and the row that serializes
-    their withdrawals (SELECT ... FOR UPDATE)."""
+    """Where a promoter, or an agency's owner for its fees, is paid (a WeChat openid under our app
+    id), and the row that serializes the payee's withdrawals (SELECT ... FOR UPDATE)."""
 
     promoter = models.OneToOneField(
         "affiliates.Promoter",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="payout_account",
         verbose_name=_("promoter"),
+    )
+    agency = models.OneToOneField(
+        "affiliates.Agency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payout_account",
+        verbose_name=_("agency"),
     )
     openid = models.CharField(_("WeChat openid"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -30,9 +43,10 @@ class PayoutAccount(models.Model):
     class Meta:
         verbose_name = _("payout account")
         verbose_name_plural = _("payout accounts")
+        constraints = [models.CheckConstraint(condition=ONE_PAYEE, name="payout_account_one_payee")]
 
     def __str__(self) -> str:
-        return str(self.promoter)
+        return str(self.promoter or self.agency)
 
 
 class WithdrawalQuerySet(models.QuerySet):
@@ -54,10 +68,22 @@ class Withdrawal(models.Model):
 
     promoter = models.ForeignKey(
         "affiliates.Promoter",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="withdrawals",
         verbose_name=_("promoter"),
     )
+    agency = models.ForeignKey(
+        "affiliates.Agency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="withdrawals",
+        verbose_name=_("agency"),
+    )
+    # Whose real name the transfer carries (WeChat checks it against the openid's owner).
+    real_name = models.CharField(_("real name"), max_length=40, blank=True)
     status = models.CharField(_("state"), max_length=14, choices=Status.choices, default=Status.REQUESTED)
     amount_fen = models.BigIntegerField(_("amount (fen)"))
     fee_fen = models.BigIntegerField(_("fee (fen)"), default=0)
@@ -96,9 +122,11 @@ class Withdrawal(models.Model):
                 condition=Q(fee_fen__gte=0, payout_fen__gt=0) & Q(payout_fen=F("amount_fen") - F("fee_fen")),
                 name="withdrawal_payout_is_amount_less_fee",
             ),
+            models.CheckConstraint(condition=ONE_PAYEE, name="withdrawal_one_payee"),
         ]
         indexes = [
             models.Index(fields=["promoter", "requested_on"], name="withdrawal_promoter_day_idx"),
+            models.Index(fields=["agency", "requested_on"], name="withdrawal_agency_day_idx"),
             models.Index(fields=["promoter", "-created_at"], name="withdrawal_promoter_idx"),
             models.Index(
                 fields=["status", "created_at"],
@@ -109,6 +137,10 @@ class Withdrawal(models.Model):
 
     def __str__(self) -> str:
         return self.out_bill_no
+
+    @property
+    def payee(self):
+        return self.promoter or self.agency
 
     @property
     def is_final(self) -> bool:
@@ -125,9 +157,19 @@ class BalanceEntry(models.Model):
 
     promoter = models.ForeignKey(
         "affiliates.Promoter",
+        null=True,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="balance_entries",
         verbose_name=_("promoter"),
+    )
+    agency = models.ForeignKey(
+        "affiliates.Agency",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="balance_entries",
+        verbose_name=_("agency"),
     )
     withdrawal = models.ForeignKey(
         Withdrawal, on_delete=models.PROTECT, related_name="balance_entries", verbose_name=_("withdrawal")
@@ -147,5 +189,9 @@ class BalanceEntry(models.Model):
                 | (Q(kind="return") & Q(amount_fen__gt=0)),
                 name="balance_entry_sign_by_kind",
             ),
+            models.CheckConstraint(condition=ONE_PAYEE, name="balance_entry_one_payee"),
         ]
-        indexes = [models.Index(fields=["promoter"], name="balance_entry_promoter_idx")]
+        indexes = [
+            models.Index(fields=["promoter"], name="balance_entry_promoter_idx"),
+            models.Index(fields=["agency"], name="balance_entry_agency_idx"),
+        ]

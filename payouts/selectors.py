@@ -3,19 +3,27 @@
 from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
-from affiliates.models import CommissionEntry, Promoter
+from affiliates.models import Agency, CommissionEntry, Promoter
 from payouts.models import BalanceEntry, Withdrawal
 
 
-def wallet_of(*, promoter: Promoter) -> dict[str, int]:
-    """The promoter's money in fen, two queries: settled commission (clawbacks netted), pending
-    commission, clawed back, what withdrawals hold or paid, and the available balance."""
-    commission = CommissionEntry.objects.filter(promoter=promoter).aggregate(
+def _payee(promoter: Promoter | None, agency: Agency | None) -> dict:
+    if (promoter is None) == (agency is None):
+        raise ValueError("one payee: a promoter or an agency")
+    return {"promoter": promoter} if promoter is not None else {"agency": agency}
+
+
+def wallet_of(*, promoter: Promoter | None = None, agency: Agency | None = None) -> dict[str, int]:
+    """A promoter's (or an agency's: its service fees) money in fen, two queries: settled commission
+    (clawbacks netted), pending commission, clawed back, what withdrawals hold or paid, and the
+    available balance."""
+    who = _payee(promoter, agency)
+    commission = CommissionEntry.objects.filter(**who).aggregate(
         settled=Coalesce(Sum("amount_fen", filter=Q(status="settled")), Value(0)),
         pending=Coalesce(Sum("amount_fen", filter=Q(status="pending")), Value(0)),
         clawed_back=Coalesce(Sum("amount_fen", filter=Q(kind="clawback")), Value(0)),
     )
-    entries = BalanceEntry.objects.filter(promoter=promoter).aggregate(
+    entries = BalanceEntry.objects.filter(**who).aggregate(
         total=Coalesce(Sum("amount_fen"), Value(0)),
         paid=Coalesce(
             Sum("amount_fen", filter=Q(kind="withdrawal", withdrawal__status=Withdrawal.Status.PAID)),
@@ -35,8 +43,8 @@ def wallet_of(*, promoter: Promoter) -> dict[str, int]:
     }
 
 
-def withdrawals_of(*, promoter: Promoter):
-    return Withdrawal.objects.filter(promoter=promoter).order_by("-created_at", "-id")
+def withdrawals_of(*, promoter: Promoter | None = None, agency: Agency | None = None):
+    return Withdrawal.objects.filter(**_payee(promoter, agency)).order_by("-created_at", "-id")
 
 
 def withdrawal_queue_totals() -> dict:

@@ -1,10 +1,13 @@
 """Withdrawals: request, review, pay through WeChat Pay's merchant transfer, reconcile.
 
 Money rules:
-- A promoter withdraws from the available balance: settled commission (clawbacks netted in) plus
-  their `BalanceEntry` rows. `withdrawal_request` locks the promoter's `PayoutAccount` row
-  (SELECT ... FOR UPDATE), computes the balance under the lock and writes the withdrawal and its
-  negative entry in the same transaction, so racing requests take turns and never overdraw.
+- A payee withdraws from the available balance: settled commission (clawbacks netted in) plus
+  their `BalanceEntry` rows. A payee is a promoter (`withdrawal_request`) or an agency, whose ledger
+  rows are its service fees, withdrawn by its owner to the owner's WeChat balance
+  (`agency_withdrawal_request`); both follow the same rules (minimum, fee, once a day, real name)
+  in `_withdraw`, which locks the payee's `PayoutAccount` row (SELECT ... FOR UPDATE), computes the
+  balance under the lock and writes the withdrawal and its negative entry in the same transaction,
+  so racing requests take turns and never overdraw.
 - The transfer's out_bill_no is fixed when the withdrawal is made. WeChat keeps one bill per
   number, so sending it again can never pay twice.
 - No lock is held across a call to WeChat Pay. A call whose answer is unknown (timeout, 5xx) leaves
@@ -29,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from affiliates.models import Promoter
+from affiliates.models import Agency, Promoter
 from outbox.services import outbox_enqueue, outbox_handler
 from payouts import errors
 from payouts.models import BalanceEntry, PayoutAccount, Withdrawal
@@ -44,8 +47,10 @@ def _fee_for(amount_fen: int) -> int:
     return amount_fen * int(settings.WITHDRAWAL_FEE_BP) // 10000
 
 
-def _sandbox_openid(promoter: Promoter) -> str:
-    return f"oSandbox{promoter.pk:020d}"
+def _sandbox_openid(payee) -> str:
+    if isinstance(payee, Agency):
+        return f"oSandboxAgency{payee.pk:014d}"
+    return f"oSandbox{payee.pk:020d}"
 
 
 def _uses_sandbox() -> bool:
@@ -53,16 +58,20 @@ def _uses_sandbox() -> bool:
     return not config.get("MCHID") and bool(config.get("SANDBOX"))
 
 
-def available_balance_fen(*, promoter_id: int) -> int:
-    """Settled commission (clawbacks included) plus withdrawal entries, in one statement."""
+def available_balance_fen(*, promoter_id: int | None = None, agency_id: int | None = None) -> int:
+    """A promoter's or an agency's settled commission (clawbacks included) plus withdrawal entries,
+    in one statement."""
+    if (promoter_id is None) == (agency_id is None):
+        raise ValueError("one payee: a promoter or an agency")
+    column, payee = ("promoter_id", promoter_id) if promoter_id is not None else ("agency_id", agency_id)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT COALESCE((SELECT SUM(amount_fen) FROM affiliates_commissionentry
-                             WHERE promoter_id = %(p)s AND status = 'settled'), 0)
-                 + COALESCE((SELECT SUM(amount_fen) FROM payouts_balanceentry WHERE promoter_id = %(p)s), 0)
+                             WHERE {column} = %(p)s AND status = 'settled'), 0)
+                 + COALESCE((SELECT SUM(amount_fen) FROM payouts_balanceentry WHERE {column} = %(p)s), 0)
             """,
-            {"p": promoter_id},
+            {"p": payee},
         )
         return int(cursor.fetchone()[0])
 
@@ -70,13 +79,19 @@ def available_balance_fen(*, promoter_id: int) -> int:
 def _notify(withdrawal: Withdrawal, event: str, title: str, body: str = "") -> None:
     from accounts.services import notification_send
 
+    if withdrawal.agency_id:
+        user_id, url = withdrawal.agency.owner_id, reverse("payouts:agency-withdrawals")
+    else:
+        user_id, url = withdrawal.promoter.user_id, reverse("payouts:withdrawals")
+    if user_id is None:  # an agency left without an owner: nobody to tell
+        return
     notification_send(
-        user_id=withdrawal.promoter.user_id,
+        user_id=user_id,
         key=f"withdrawal-{event}:{withdrawal.pk}",
         kind=f"withdrawal_{event}",
         title=title,
         body=body,
-        url=reverse("payouts:withdrawals"),
+        url=url,
     )
 
 
@@ -84,6 +99,15 @@ def _yuan(fen: int) -> str:
     from shop.templatetags.money import format_fen
 
     return format_fen(fen)
+
+
+def _verified(promoter: Promoter | None) -> bool:
+    return (
+        promoter is not None
+        and promoter.status == Promoter.Status.APPROVED
+        and bool(promoter.real_name.strip())
+        and bool(promoter.id_number.strip())
+    )
 
 
 def withdrawal_request(*, user, amount_fen: int) -> Withdrawal:
@@ -97,13 +121,35 @@ def withdrawal_request(*, user, amount_fen: int) -> Withdrawal:
     promoter = (
         Promoter.objects.filter(user=user).first() if getattr(user, "is_authenticated", False) else None
     )
-    if (
-        promoter is None
-        or promoter.status != Promoter.Status.APPROVED
-        or not promoter.real_name.strip()
-        or not promoter.id_number.strip()
-    ):
+    if not _verified(promoter):
         raise errors.WithdrawalNotAllowed()
+    return _withdraw(payee=promoter, real_name=promoter.real_name, amount_fen=amount_fen)
+
+
+def agency_withdrawal_request(*, user, amount_fen: int) -> Withdrawal:
+    """An agency's owner withdraws from the agency's settled service fees, to their own WeChat
+    balance, under the promoters' rules (minimum, fee, WITHDRAWALS_PER_DAY per agency, the
+    agency's available balance; see withdrawal_request).
+
+    Refuses anyone who owns no active agency, and an owner whose real name is not verified: the
+    transfer carries a real name, and the shop verifies names when it approves a promoter, so the
+    owner needs an approved promoter profile with a real name and ID number.
+    Locks the agency's PayoutAccount row for the balance check and the writes."""
+    from affiliates.selectors import agency_of
+
+    agency = agency_of(user)
+    if agency is None:
+        raise errors.WithdrawalNotAllowed(_("Only an agency's owner can withdraw its service fees."))
+    owner = Promoter.objects.filter(user=user).first()
+    if not _verified(owner):
+        raise errors.WithdrawalNotAllowed(
+            _("Verify your real name (an approved promoter profile) before withdrawing the agency's fees.")
+        )
+    return _withdraw(payee=agency, real_name=owner.real_name, amount_fen=amount_fen)
+
+
+def _withdraw(*, payee: Promoter | Agency, real_name: str, amount_fen) -> Withdrawal:
+    """The withdrawal rules for either payee (the callers check who may ask)."""
     try:
         amount_fen = int(amount_fen)
     except (TypeError, ValueError):
@@ -114,29 +160,31 @@ def withdrawal_request(*, user, amount_fen: int) -> Withdrawal:
         raise errors.WithdrawalTooSmall(
             _("The smallest withdrawal is %(minimum)s.") % {"minimum": _yuan(minimum)}, field="amount"
         )
+    who = {"agency": payee} if isinstance(payee, Agency) else {"promoter": payee}
     today = timezone.localdate()
     with transaction.atomic():
-        account, _created = PayoutAccount.objects.get_or_create(promoter=promoter)
+        account, _created = PayoutAccount.objects.get_or_create(**who)
         account = PayoutAccount.objects.select_for_update().get(pk=account.pk)
-        openid = account.openid or (_sandbox_openid(promoter) if _uses_sandbox() else "")
+        openid = account.openid or (_sandbox_openid(payee) if _uses_sandbox() else "")
         if not openid:
             raise errors.NoPayoutAccount()
         # Counted under the account lock, so racing requests see each other's withdrawals.
         taken_today = (
-            Withdrawal.objects.filter(promoter=promoter, requested_on=today)
+            Withdrawal.objects.filter(**who, requested_on=today)
             .exclude(status__in=[Withdrawal.Status.REJECTED, Withdrawal.Status.FAILED])
             .count()
         )
         if taken_today >= int(settings.WITHDRAWALS_PER_DAY):
             raise errors.OneWithdrawalADay()
-        available = available_balance_fen(promoter_id=promoter.pk)
+        available = available_balance_fen(**{f"{name}_id": value.pk for name, value in who.items()})
         if amount_fen > available:
             raise errors.InsufficientBalance(
                 _("You can withdraw at most %(available)s.") % {"available": _yuan(max(available, 0))},
                 field="amount",
             )
         withdrawal = Withdrawal.objects.create(
-            promoter=promoter,
+            **who,
+            real_name=real_name,
             amount_fen=amount_fen,
             fee_fen=fee_fen,
             payout_fen=amount_fen - fee_fen,
@@ -145,7 +193,7 @@ def withdrawal_request(*, user, amount_fen: int) -> Withdrawal:
             openid=openid,
         )
         BalanceEntry.objects.create(
-            promoter=promoter,
+            **who,
             withdrawal=withdrawal,
             kind=BalanceEntry.Kind.WITHDRAWAL,
             amount_fen=-amount_fen,
@@ -158,6 +206,7 @@ def _return_money(withdrawal: Withdrawal) -> None:
         [
             BalanceEntry(
                 promoter_id=withdrawal.promoter_id,
+                agency_id=withdrawal.agency_id,
                 withdrawal=withdrawal,
                 kind=BalanceEntry.Kind.RETURN,
                 amount_fen=withdrawal.amount_fen,
@@ -172,7 +221,7 @@ def _locked_open(ids: Iterable[int], statuses: list[str]) -> list[Withdrawal]:
     return list(
         Withdrawal.objects.select_for_update(of=("self",))
         .filter(pk__in=list(ids), status__in=statuses)
-        .select_related("promoter")
+        .select_related("promoter", "agency")
         .order_by("pk")
     )
 
@@ -236,7 +285,7 @@ def payout_record_state(*, state: TransferState) -> Withdrawal | None:
     with transaction.atomic():
         withdrawal = (
             Withdrawal.objects.select_for_update(of=("self",))
-            .select_related("promoter")
+            .select_related("promoter", "agency")
             .filter(out_bill_no=state.out_bill_no)
             .first()
         )
@@ -304,7 +353,7 @@ def _send(withdrawal: Withdrawal) -> None:
             openid=withdrawal.openid,
             amount_fen=withdrawal.payout_fen,
             remark=TRANSFER_REMARK,
-            user_name=withdrawal.promoter.real_name,
+            user_name=withdrawal.real_name or withdrawal.promoter.real_name,
         )
     except TransactionNotFound:
         logger.warning("transfer %s: not found at create; left for the reconcile job", withdrawal.out_bill_no)
@@ -328,7 +377,7 @@ def payout_submit(*, withdrawal_id: int) -> None:
     with transaction.atomic():
         withdrawal = (
             Withdrawal.objects.select_for_update(of=("self",))
-            .select_related("promoter")
+            .select_related("promoter", "agency")
             .filter(pk=withdrawal_id)
             .first()
         )
@@ -350,7 +399,7 @@ def payout_reconcile_one(*, withdrawal_id: int) -> Withdrawal | None:
     (NOT_FOUND), the same bill (same out_bill_no) is sent again: it cannot be paid twice."""
     from shop.payments import get_payment_provider
 
-    withdrawal = Withdrawal.objects.select_related("promoter").filter(pk=withdrawal_id).first()
+    withdrawal = Withdrawal.objects.select_related("promoter", "agency").filter(pk=withdrawal_id).first()
     if withdrawal is None or withdrawal.status != Withdrawal.Status.APPROVED:
         return withdrawal
     if withdrawal.submitted_at is None:

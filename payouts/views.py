@@ -21,37 +21,63 @@ from payouts.forms import WithdrawalForm
 logger = logging.getLogger(__name__)
 
 
-@login_required
-def withdrawals(request):
-    promoter = affiliate_selectors.promoter_of(request.user)
-    if promoter is None or promoter.status != Promoter.Status.APPROVED:
-        raise Http404
+def _withdrawals_page(request, *, payee: dict, ask, back: str, extra: dict):
+    """The withdrawal page of one payee (`payee`: promoter= or agency=); `ask(amount_fen)` requests."""
     form = WithdrawalForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                withdrawal = services.withdrawal_request(user=request.user, amount_fen=form.amount_fen())
+                withdrawal = ask(form.amount_fen())
             except DomainError as error:
                 form_error_from(form, error)
             else:
                 messages.success(
                     request, _("Withdrawal requested: %(number)s") % {"number": withdrawal.out_bill_no}
                 )
-                return redirect("payouts:withdrawals")
+                return redirect(back)
         status = 400
-    page = Paginator(selectors.withdrawals_of(promoter=promoter), 20).get_page(request.GET.get("page"))
+    page = Paginator(selectors.withdrawals_of(**payee), 20).get_page(request.GET.get("page"))
     return render(
         request,
         "payouts/withdrawals.html",
         {
-            "promoter": promoter,
+            **extra,
             "form": form,
             "page": page,
-            "wallet": selectors.wallet_of(promoter=promoter),
+            "wallet": selectors.wallet_of(**payee),
             "min_fen": settings.WITHDRAWAL_MIN_FEN,
         },
         status=status,
+    )
+
+
+@login_required
+def withdrawals(request):
+    promoter = affiliate_selectors.promoter_of(request.user)
+    if promoter is None or promoter.status != Promoter.Status.APPROVED:
+        raise Http404
+    return _withdrawals_page(
+        request,
+        payee={"promoter": promoter},
+        ask=lambda amount_fen: services.withdrawal_request(user=request.user, amount_fen=amount_fen),
+        back="payouts:withdrawals",
+        extra={"promoter": promoter},
+    )
+
+
+@login_required
+def agency_withdrawals(request):
+    """The agency's owner withdraws its settled service fees (to their own WeChat balance)."""
+    agency = affiliate_selectors.agency_of(request.user)
+    if agency is None:
+        raise Http404
+    return _withdrawals_page(
+        request,
+        payee={"agency": agency},
+        ask=lambda amount_fen: services.agency_withdrawal_request(user=request.user, amount_fen=amount_fen),
+        back="payouts:agency-withdrawals",
+        extra={"agency": agency, "promoter": affiliate_selectors.promoter_of(request.user)},
     )
 
 

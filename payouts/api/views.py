@@ -1,5 +1,6 @@
-"""/api/v1/promoter/withdrawals/ (a promoter's own), /api/v1/promoter/wallet/, and the operators'
-review endpoint /api/v1/operator/withdrawals/review/."""
+"""/api/v1/promoter/withdrawals/ (a promoter's own), /api/v1/promoter/wallet/, the same for an
+agency's service fees (/api/v1/agency/withdrawals/, /api/v1/agency/wallet/, its owner only), and the
+operators' review endpoint /api/v1/operator/withdrawals/review/."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -70,6 +71,51 @@ class WalletApi(_Promoter):
     )
     def get(self, request):
         return Response(selectors.wallet_of(promoter=self.promoter()))
+
+
+class _AgencyOwner(APIView):
+    permission_classes = [IsAuthenticated]
+
+    def agency(self):
+        agency = affiliate_selectors.agency_of(self.request.user)
+        if agency is None:
+            raise PermissionDenied("Agency owners only.")
+        return agency
+
+
+class AgencyWithdrawalsApi(_AgencyOwner, ListAPIView):
+    serializer_class = s.WithdrawalSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return selectors.withdrawals_of(agency=self.agency())
+
+    @extend_schema(tags=TAG, summary="My agency's withdrawals of its service fees, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=TAG,
+        request=s.WithdrawalInputSerializer,
+        responses={201: s.WithdrawalSerializer},
+        summary="Withdraw my agency's settled service fees to my WeChat balance (same rules as promoters)",
+    )
+    def post(self, request, *args, **kwargs):
+        self.agency()
+        data = s.WithdrawalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        withdrawal = services.agency_withdrawal_request(
+            user=request.user, amount_fen=data.validated_data["amount_fen"]
+        )
+        return Response(s.WithdrawalSerializer(withdrawal).data, status=status.HTTP_201_CREATED)
+
+
+class AgencyWalletApi(_AgencyOwner):
+    @extend_schema(
+        tags=TAG, responses={200: s.WalletSerializer}, summary="My agency's fees: settled, pending, available"
+    )
+    def get(self, request):
+        return Response(selectors.wallet_of(agency=self.agency()))
 
 
 class ReviewApi(APIView):

@@ -3,8 +3,8 @@
 - gift_claim_per_s: claims per second on one 1,000-copy group gift, through
   POST /api/v1/gifts/<token>/claim/ under gunicorn, 16 concurrent claimers (keep-alive connections,
   token auth, each claimer a different person with an address in their book) until every copy is
-  taken. Each claim is a conditional UPDATE of the gift row (the first-come guard) and a paid
-  sub-order: every claimer waits on that one row, the worst case.
+  taken. Each claim is a paid sub-order and one of the gift's copy rows taken with SKIP LOCKED (the
+  first-come guard): all claimers share one gift, but no row of it is waited on while copies are left.
 - gift_checkout_orders_per_s: checkout's orders per second in the same run, through
   POST /api/v1/checkout/buy-now/ of one hot SKU, driven by the same client the same way (16
   connections, 1,000 orders), so the two figures differ only in what the server does.
@@ -12,7 +12,8 @@
   a payment). Both are medians of BENCH_ROUNDS rounds taken in turns (checkout, claims, checkout,
   ...), each round with a fresh gift, so load from elsewhere on the machine weighs on both alike.
 - gift_claim_queries: database queries of one API claim.
-- gift_over_claimed: claims beyond the copies, or copies with neither claim nor unit left (must be 0).
+- gift_over_claimed: claims beyond the copies, or claimed copies without their claim row or
+  sub-order (must be 0).
 
 Gift pages signed in (session and CSRF cookies as a browser sends them, each figure measured in turns
 with the bare view, `ctx.against_bare`, as tests/load/bench_catalog.py takes its signed-in figures),

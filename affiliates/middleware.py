@@ -2,8 +2,9 @@
 
 - ClickDispatch wraps the WSGI application (config/wsgi.py: what gunicorn serves). It answers a click
   before Django's request handling starts: no request object, no request signals, no middleware, no
-  response object; the redirect is written as a WSGI status and header list. Its Python costs a
-  quarter of the bare view's. It keeps what Django's stack would have given this redirect: a plain-http
+  response object; the redirect is written as a WSGI status and header list (those were half of
+  the click's own Python; the whole click, its database call included, now costs this process less
+  CPU than the bare view does). It keeps what Django's stack would have given this redirect: a plain-http
   request when SECURE_SSL_REDIRECT is on goes to Django (SecurityMiddleware sends it to https first),
   the SecurityMiddleware headers (HSTS on https, nosniff, Referrer-Policy, Cross-Origin-Opener-Policy)
   are added from the same settings, and the database connection is checked and recycled as

@@ -153,8 +153,10 @@ def _promoter_page(request, *, template: str, build, key: str | None = None, sta
 @login_required
 def pool(request):
     promoter = _approved(request, Promoter.Role.CREATOR)
-    form = PoolFilterForm(request.GET or None)
-    if form.is_bound and not form.is_valid():
+    # Filters are checked before the cache is read (a bad one is a 400, never cached); without any,
+    # the unbound form is only needed when the page is built.
+    form = PoolFilterForm(request.GET) if request.GET else None
+    if form is not None and not form.is_valid():
         return _promoter_page(
             request,
             template="affiliates/pool.html",
@@ -170,7 +172,7 @@ def pool(request):
     return _promoter_page(
         request,
         template="affiliates/pool.html",
-        build=lambda: _pool_context(promoter, form, request.GET.get("page")),
+        build=lambda: _pool_context(promoter, form or PoolFilterForm(), request.GET.get("page")),
         key=key,
     )
 

@@ -23,6 +23,8 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
+from config.postgres.base import prepared_cursor
+
 MAX_ID = 2**63 - 1  # the largest BigAutoField value: what the ORM's own lookup would accept
 
 
@@ -107,7 +109,7 @@ def user_by_id(user_id) -> object | None:
     preloaded = _preloaded.get()
     if preloaded is not None and preloaded.pk == user_id:
         return preloaded
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_user_sql(), [user_id])
         row = cursor.fetchone()
     return None if row is None else _instance(get_user_model(), row)
@@ -117,7 +119,7 @@ def token_with_user(key: str):
     """The API token with this key, its user loaded with it (one statement), or None."""
     if not isinstance(key, str):
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_token_sql(), [key])
         row = cursor.fetchone()
     if row is None:

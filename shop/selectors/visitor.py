@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from accounts.models import Notification
+from config.postgres.base import prepared_cursor
 from shop.models import Cart, CartLine, Order, OrderLine, ProductLike
 from shop.selectors.orders import BOUGHT_STATUSES
 
@@ -103,7 +104,7 @@ def visitor_facts(
         if signed_in:
             params.append(user.pk)
     sql = _facts_sql(signed_in=signed_in, liked=len(liked), bought=len(bought), badges=badges)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     for kind, value in rows:
@@ -174,7 +175,7 @@ def user_and_facts(
     if bought:
         params += [*(status.value for status in BOUGHT_STATUSES), *bought]
     params.append(user_id)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_user_and_facts_sql(liked=len(liked), bought=len(bought)), params)
         row = cursor.fetchone()
     if row is None:

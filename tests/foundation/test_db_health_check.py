@@ -1,5 +1,6 @@
-"""The database connection's health check (config/postgres/base.py): a persistent connection the
-server closed is replaced before the request uses it, and a live one is checked without a query."""
+"""Our PostgreSQL backend (config/postgres/base.py): a persistent connection the server closed is
+replaced before the request uses it, a live one is checked without a query, and the signed-in
+visitor's statement is prepared once per connection."""
 
 import time
 
@@ -74,3 +75,22 @@ def test_a_connection_inside_a_transaction_is_checked_with_a_query(health_checke
     finally:
         with health_checked.cursor() as cursor:
             cursor.execute("ROLLBACK")
+
+
+def test_the_signed_in_visitors_statement_is_prepared_once_per_connection(shopper):
+    """The user-and-figures statement every signed-in page runs is planned once per connection
+    (config.postgres.base.prepared_cursor), and still counted as a query like any other."""
+    from django.test.utils import CaptureQueriesContext
+
+    from shop.selectors.visitor import user_and_facts
+
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(3):
+            user, facts = user_and_facts(user_id=shopper.pk, liked_among=[1, 2], bought_among=[3])
+    assert user.pk == shopper.pk and facts.cart_count == 0 and len(queries) == 3
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+            ['SELECT "accounts_user"."id"%'],
+        )
+        assert cursor.fetchall() == [(3,)]  # one statement, run three times

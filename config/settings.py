@@ -422,6 +422,10 @@ WITHDRAWAL_FEE_BP = env.int("WITHDRAWAL_FEE_BP", default=0)
 WITHDRAWALS_PER_DAY = env.int("WITHDRAWALS_PER_DAY", default=1)
 PAYOUT_QUERY_AFTER_SECONDS = env.int("PAYOUT_QUERY_AFTER_SECONDS", default=60)
 GIFT_CLAIM_HOURS = env.int("GIFT_CLAIM_HOURS", default=24)
+# A refund of unclaimed copies the provider refused is tried again after this many minutes, the wait
+# doubling after each refusal up to the maximum (gifting.services.gifts_refund_retry).
+GIFT_REFUND_RETRY_MINUTES = env.int("GIFT_REFUND_RETRY_MINUTES", default=10)
+GIFT_REFUND_RETRY_MAX_MINUTES = env.int("GIFT_REFUND_RETRY_MAX_MINUTES", default=12 * 60)
 # A SKU priced above GIFT_MAX_PRICE yuan cannot be a gift; a gift holds at most GIFT_MAX_COPIES copies.
 GIFT_MAX_PRICE = env.int("GIFT_MAX_PRICE", default=10_000)
 GIFT_MAX_PRICE_FEN = GIFT_MAX_PRICE * 100

@@ -206,6 +206,19 @@ def gift_refunded_fen(gift: Gift) -> int:
     )
 
 
+def _unclaimed_refund_sentence(gift: Gift) -> str:
+    """What became of the refund of the unclaimed copies, as the giver should read it: the money is
+    said to be back only once the provider has paid it back."""
+    refunds = Refund.objects.filter(order_id=gift.order_id, source=Refund.Source.GIFT)
+    statuses = set(refunds.values_list("status", flat=True))
+    n = {"n": gift.refunded_copies}
+    if statuses & {Refund.Status.PROCESSING, Refund.Status.ABNORMAL}:
+        return _("%(n)s unclaimed copies are being refunded to you.") % n
+    if Refund.Status.SUCCEEDED in statuses:  # a refund covers every copy owed when it is made
+        return _("%(n)s unclaimed copies were refunded to you.") % n
+    return _("The refund of %(n)s unclaimed copies did not go through yet; it is tried again by itself.") % n
+
+
 def gift_timeline(gift: Gift, claims: list[GiftClaim]) -> list[tuple[datetime, str]]:
     """The gift's story in sentences, oldest first: sent, opened, each acceptance, shipment,
     delivery and thank-you note, the draw, the refund of unclaimed copies."""
@@ -254,12 +267,7 @@ def gift_timeline(gift: Gift, claims: list[GiftClaim]) -> list[tuple[datetime, s
             )
     if gift.expired_at:
         if gift.refunded_copies:
-            events.append(
-                (
-                    gift.expired_at,
-                    _("%(n)s unclaimed copies were refunded to you.") % {"n": gift.refunded_copies},
-                )
-            )
+            events.append((gift.expired_at, _unclaimed_refund_sentence(gift)))
         else:
             events.append((gift.expired_at, _("The gift closed.")))
     elif gift.status == Gift.Status.OPEN and gift.claim_deadline:

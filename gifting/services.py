@@ -710,10 +710,7 @@ def gift_expire(*, gift_id: int, now: datetime | None = None) -> Refund | None:
 # GIFT_REFUND_RETRY_MINUTES, then twice as long after each further failure, at most
 # GIFT_REFUND_RETRY_MAX_MINUTES apart, for as long as the copies are owed.
 def _retry_minutes() -> tuple[int, int]:
-    return (
-        int(getattr(settings, "GIFT_REFUND_RETRY_MINUTES", 10)),
-        int(getattr(settings, "GIFT_REFUND_RETRY_MAX_MINUTES", 12 * 60)),
-    )
+    return settings.GIFT_REFUND_RETRY_MINUTES, settings.GIFT_REFUND_RETRY_MAX_MINUTES
 
 
 _OWED_SQL = """

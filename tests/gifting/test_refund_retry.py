@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from gifting import tasks
 from gifting.models import Gift
+from gifting.selectors import gift_timeline
 from gifting.services import (
     gift_by_token,
     gift_claim,
@@ -41,6 +42,15 @@ def _gift_paid_through_the_sandbox(client, sandbox, *, copies: int) -> Gift:
     return gift
 
 
+def last_sentence(gift: Gift) -> str:
+    """The last line of the giver's gift timeline, in English."""
+    from django.utils import translation
+
+    gift = Gift.objects.select_related("order", "product").get(pk=gift.pk)
+    with translation.override("en"):
+        return gift_timeline(gift, [])[-1][1]
+
+
 @pytest.mark.usefixtures("celery_eager")
 def test_a_refused_refund_of_unclaimed_copies_is_tried_again_and_shown_with_its_reason(
     client, wechatpay_sandbox, django_capture_on_commit_callbacks
@@ -59,6 +69,8 @@ def test_a_refused_refund_of_unclaimed_copies_is_tried_again_and_shown_with_its_
     assert SKU.objects.get(pk=gift.sku_id).stock == stock + 2
     (owed,) = gifts_refund_owed()
     assert owed["gift_id"] == gift.pk and owed["failures"] == 1 and owed["retry_at"] > first.created_at
+    # The giver's timeline does not say the money is back.
+    assert last_sentence(gift).startswith("The refund of 2 unclaimed copies did not go through yet;")
 
     # The merchant (and the operator) see the refusal and WeChat Pay's reason on the gift.
     client.force_login(gift.order.shop.owner)
@@ -86,6 +98,7 @@ def test_a_refused_refund_of_unclaimed_copies_is_tried_again_and_shown_with_its_
     assert gifts_refund_retry() == 0 and gifts_refund_owed() == []
     retried = Refund.objects.filter(order_id=gift.order_id, status=Refund.Status.PROCESSING).get()
     assert retried.amount_fen == 2 * 5000 and [x.quantity for x in retried.lines.all()] == [2]
+    assert last_sentence(gift) == "2 unclaimed copies are being refunded to you."
     assert SKU.objects.get(pk=gift.sku_id).stock == stock + 2  # no second return of the same units
 
     headers, body = wechatpay_sandbox.refund_notification(retried.out_refund_no)
@@ -93,5 +106,6 @@ def test_a_refused_refund_of_unclaimed_copies_is_tried_again_and_shown_with_its_
         assert post_notification(client, REFUND_NOTIFY, headers, body).status_code == 204
     order = Order.objects.get(pk=gift.order_id)
     assert order.refunded_fen == 2 * 5000 and order.status == Order.Status.CLOSED
+    assert last_sentence(gift) == "2 unclaimed copies were refunded to you."
     assert gifts_refund_retry(now=when + timedelta(days=30)) == 0
     assert Refund.objects.filter(order_id=gift.order_id).count() == 3

@@ -113,13 +113,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Persistent connections: opening one per request costs about ten times in throughput.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # The few statements every signed-in request runs are prepared (config/postgres/base.py:
-    # psycopg's default threshold, used only by its cursors that bind on the server, which no
-    # Django cursor does). Off (0) behind a connection pooler in transaction mode.
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 else:
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# The few statements every signed-in request runs are prepared (config/postgres/base.py); off behind
+# a connection pooler in transaction mode.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, sessions, Celery broker ----------------------------------------------------

@@ -91,6 +91,8 @@ def test_the_signed_in_visitors_statement_is_prepared_once_per_connection(shoppe
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT generic_plans + custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
-            ['SELECT "accounts_user"."id"%'],
+            ['PREPARE weshop_% AS SELECT "accounts_user"."id"%'],
         )
         assert cursor.fetchall() == [(3,)]  # one statement, run three times
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's reset does: prepared again, not an error
+    assert user_and_facts(user_id=shopper.pk)[0].pk == shopper.pk

@@ -36,6 +36,12 @@ PROMOTER_PAGES = (
     ("promoter_links", "/promoter/links/"),
     ("promoter_ledger", "/promoter/ledger/"),
 )
+# Withdrawal pages (payouts), signed in: the creator's own and the agency owner's (星河机构负责人).
+AGENCY_OWNER_PHONE = "13800000020"
+WALLET_PAGES = (
+    ("promoter_withdrawals", "/promoter/withdrawals/", CREATOR_PHONE),
+    ("agency_withdrawals", "/promoter/agency/withdrawals/", AGENCY_OWNER_PHONE),
+)
 
 SETUP = r"""
 import json, uuid
@@ -167,6 +173,15 @@ def run(ctx) -> list[tuple[str, float, str]]:
             if response.status != 200 or 'data-testid="promoter-page"' not in response.read().decode():
                 raise RuntimeError(f"{path} did not answer the demo creator's own page")
         rps, ratio = ctx.against_bare(path, name=name, headers=(f"Cookie: {creator_cookie}",))
+        figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
+
+    for name, path, phone in WALLET_PAGES:
+        wallet_cookie = json.loads(_last_line(ctx.manage("shell", "-c", _SIGN_IN % phone)))["cookie"]
+        request = urllib.request.Request(ctx.base_url + path, headers={"Cookie": wallet_cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:  # their own page, not a sign-in
+            if response.status != 200 or "/accounts/login/" in response.url:
+                raise RuntimeError(f"{path} did not answer {phone}'s own page")
+        rps, ratio = ctx.against_bare(path, name=name, headers=(f"Cookie: {wallet_cookie}",))
         figures += [(f"{name}_rps", rps, "req/s"), (f"{name}_ratio", ratio, "x")]
 
     buyers = ",".join(f"{token}:{address}" for token, address in data["buyers"])

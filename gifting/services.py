@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,6 +66,8 @@ from shop.templatetags.money import format_fen
 
 G = Gift.Status
 DRAW_HOURS_CHOICES = (1, 2, 6, 12)
+
+logger = logging.getLogger(__name__)
 
 
 def _token() -> str:
@@ -494,6 +497,29 @@ def gift_claim(
         )
         return claims
 
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        claims.clear()
+        try:
+            _claim_once(gift, recipient, target, shipping, address, claim_row, now)
+            break
+        except OperationalError as error:
+            if getattr(error.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_ATTEMPTS:
+                raise
+            logger.warning("gift %s: a claim met a deadlock and is tried again (%s)", gift.pk, attempt)
+    try:
+        gift_finish_if_all_claimed(gift.pk)
+    except OperationalError:  # the claim stands; the beat (gifts_finish_claimed) finishes the gift
+        logger.warning("gift %s: finishing after a claim failed; left to the beat", gift.pk, exc_info=True)
+    claim = claims[0]
+    claim.gift = gift
+    return claim
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def _claim_once(gift, recipient, target, shipping, address, claim_row, now) -> None:
+    """The claim's one transaction (see gift_claim): rolled back whole on any error."""
     try:
         with transaction.atomic():
             if shipping is None:
@@ -530,10 +556,6 @@ def gift_claim(
         if "one_claim_per_person" in str(error) or "gift_copy_one_per_person" in str(error):
             raise GiftAlreadyClaimed() from None
         raise
-    gift_finish_if_all_claimed(gift.pk)
-    claim = claims[0]
-    claim.gift = gift
-    return claim
 
 
 def gift_thank(*, claim_id: int, recipient, note: str) -> GiftClaim:

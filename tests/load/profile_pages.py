@@ -44,10 +44,19 @@ from accounts.models import User  # noqa: E402
 
 SHOPPER_PHONE = "13800000003"  # the demo shopper the bench signs in as
 PROMOTER_PHONE = "13900000077"  # tests.load.bench_promoter's creator (page "promoter_stats", when set up)
+# seed_demo's creator 带货达人 and agency owner 星河机构负责人 (the withdrawal pages, as the bench has them)
+CREATOR_PHONE, AGENCY_OWNER_PHONE = "13800000004", "13800000020"
 N = int(os.environ.get("N", "100"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 
 handler = WSGIHandler()
+
+
+def _signed_in_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={get_random_string(32)}"
 
 
 def _pages() -> dict[str, tuple[str, dict]]:
@@ -70,13 +79,14 @@ def _pages() -> dict[str, tuple[str, dict]]:
     pages = {}
     promoter = User.objects.filter(phone=PROMOTER_PHONE).first()
     if promoter is not None:  # built by tests.load.bench_promoter.setup()
-        promoter_client = Client()
-        promoter_client.force_login(promoter)
-        session = promoter_client.cookies[settings.SESSION_COOKIE_NAME].value
-        promoter_cookie = (
-            f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={get_random_string(32)}"
-        )
-        pages["promoter_stats"] = ("/promoter/centre/", {"HTTP_COOKIE": promoter_cookie})
+        pages["promoter_stats"] = ("/promoter/centre/", {"HTTP_COOKIE": _signed_in_cookie(promoter)})
+    for name, path, phone in (
+        ("promoter_withdrawals", "/promoter/withdrawals/", CREATOR_PHONE),
+        ("agency_withdrawals", "/promoter/agency/withdrawals/", AGENCY_OWNER_PHONE),
+    ):
+        payee = User.objects.filter(phone=phone).first()
+        if payee is not None:
+            pages[name] = (path, {"HTTP_COOKIE": _signed_in_cookie(payee)})
     return {
         "bare": ("/bench/bare/", {}),
         "product_detail": (f"/products/{product}/", {}),

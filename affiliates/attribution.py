@@ -10,16 +10,22 @@ exclusive plan names them) has no creator: the 推客 takes the whole commission
 fee. The rate, the payee chain, the split and the scene are snapshotted into the line's
 `attribution` inside checkout's transaction, so later changes never rewrite a placed order. One SQL
 statement, whatever the number of lines (plain SQL that PostgreSQL and the local demo's SQLite both
-run)."""
+run).
+
+On PostgreSQL the cookie's clicks and the products go in as arrays, so the statement's text is the
+same for every checkout, and it runs prepared (config.postgres.base.prepared_cursor): its dozen joins
+took PostgreSQL about 3 ms to plan against 0.3 ms to run, most of the database's CPU per order."""
 
 import functools
+import re
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from affiliates.sql import cast, db_datetime
+from affiliates.sql import cast, db_datetime, is_postgres
+from config.postgres.base import prepared_cursor
 
 _SELECT = """
 WITH cand (link_id, clicked_at, click_id) AS (
@@ -73,8 +79,28 @@ FROM ranked WHERE position = 1
 """
 
 
+_NAMED = re.compile(r"%\((\w+)\)s")
+
+
+@functools.lru_cache(maxsize=4)
+def _postgres_sql(*, self_ok: bool) -> tuple[str, tuple[str, ...]]:
+    """The statement for PostgreSQL with positional placeholders, and the parameter names in their
+    order: the cookie's clicks (`links`, `times`, `ids`) and the products are arrays."""
+    named = _SELECT.format(
+        cookie_clicks=(
+            "SELECT * FROM unnest(CAST(%(links)s AS bigint[]), "
+            "CAST(%(times)s AS timestamp with time zone[]), CAST(%(ids)s AS text[]))"
+        ),
+        click_id_text=cast("k.click_id", "text"),
+        products="SELECT unnest(CAST(%(products)s AS bigint[]))",
+        self_ok="1 = 1" if self_ok else "1 = 0",
+    )
+    return _NAMED.sub("%s", named), tuple(_NAMED.findall(named))
+
+
 @functools.lru_cache(maxsize=256)
 def _sql_for(vendor: str, *, clicks: int, products: int, self_ok: bool) -> str:
+    """The statement elsewhere (the local demo's SQLite): one row per cookie click and product."""
     bigint, moment = (lambda e: cast(e, "bigint")), (lambda e: cast(e, "timestamp with time zone"))
     if clicks:
         rows = [
@@ -124,19 +150,22 @@ def attribution_for(*, buyer, product_ids, context, now=None) -> dict[int, dict]
         "now": db_datetime(now + timedelta(minutes=5)),  # clock skew between web processes
         "buyer": buyer_id or 0,
     }
-    for i, (link_id, at, click_id) in enumerate(zip(links, times, ids, strict=True)):
-        params.update({f"link{i}": link_id, f"time{i}": db_datetime(at), f"id{i}": click_id})
-    for i, product_id in enumerate(product_ids):
-        params[f"product{i}"] = product_id
-    sql = _sql_for(
-        connection.vendor,
-        clicks=len(links),
-        products=len(product_ids),
-        self_ok=bool(settings.AFFILIATE_SELF_PURCHASE),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    self_ok = bool(settings.AFFILIATE_SELF_PURCHASE)
+    if is_postgres():
+        params.update({"links": links, "times": times, "ids": ids, "products": product_ids})
+        sql, names = _postgres_sql(self_ok=self_ok)
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, [params[name] for name in names])
+            rows = cursor.fetchall()
+    else:
+        for i, (link_id, at, click_id) in enumerate(zip(links, times, ids, strict=True)):
+            params.update({f"link{i}": link_id, f"time{i}": db_datetime(at), f"id{i}": click_id})
+        for i, product_id in enumerate(product_ids):
+            params[f"product{i}"] = product_id
+        sql = _sql_for(connection.vendor, clicks=len(links), products=len(product_ids), self_ok=self_ok)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     result = {}
     for (
         product_id,

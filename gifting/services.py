@@ -26,8 +26,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import Address, Friendship
+from accounts.models import Friendship
 from accounts.services import address_create, notification_deliver
+from config.postgres.base import prepared_cursor
 from gifting.draw import draw_seed_new, draw_winners
 from gifting.errors import (
     GiftAllTaken,
@@ -55,7 +56,7 @@ from gifting.models import (
 )
 from outbox.services import outbox_message
 from shop.models import SKU, Order, Refund, ShopMembership
-from shop.services.checkout import checkout_place
+from shop.services.checkout import buyer_address, checkout_place
 from shop.services.errors import NotPurchasable
 from shop.services.locking import lock_ordered
 from shop.services.orders import notify_user
@@ -301,7 +302,7 @@ def gift_by_token(token: str, *, with_copies_left: bool = False) -> Gift:
     if not token or len(token) > 32:
         raise GiftNotFound()
     columns, sql = _gift_sql(with_copies_left)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # six joins: planned once per connection
         cursor.execute(sql, [token])
         row = cursor.fetchone()
     if row is None:
@@ -365,11 +366,7 @@ def gift_enter_draw(*, token: str, user) -> GiftEntry:
 
 def _claim_address(*, recipient, address_id=None, address: dict | None = None) -> dict:
     if address_id not in (None, ""):
-        found = (
-            Address.objects.filter(pk=address_id, user=recipient).first()
-            if str(address_id).isdigit()
-            else None
-        )
+        found = buyer_address(buyer=recipient, address_id=address_id) if str(address_id).isdigit() else None
         if found is None:
             raise InvalidGift(_("Choose one of your addresses."), field="address_id")
     elif address:
@@ -387,17 +384,29 @@ def _claim_address(*, recipient, address_id=None, address: dict | None = None) -
     }
 
 
+# Takes a free copy (locked until commit) and says how many other free copies it saw, counting at most
+# FINISH_CHECK_BELOW of them: a claim that saw that many left need not try to finish the gift after its
+# commit (see gift_finish_if_all_claimed).
 _TAKE_COPY_SQL = """
-UPDATE gifting_giftcopy SET recipient_id = %(recipient)s, claimed_at = %(now)s
-WHERE id = (
-    SELECT c.id FROM gifting_giftcopy c
-    WHERE c.gift_id = %(gift)s AND c.recipient_id IS NULL AND c.closed_at IS NULL
-      AND EXISTS (SELECT 1 FROM gifting_gift g
-                  WHERE g.id = %(gift)s AND g.status = 'open' AND g.claim_deadline > %(now)s)
-    ORDER BY c.number LIMIT 1 FOR UPDATE {skip}
+WITH taken AS (
+    UPDATE gifting_giftcopy SET recipient_id = %s, claimed_at = %s
+    WHERE id = (
+        SELECT c.id FROM gifting_giftcopy c
+        WHERE c.gift_id = %s AND c.recipient_id IS NULL AND c.closed_at IS NULL
+          AND EXISTS (SELECT 1 FROM gifting_gift g
+                      WHERE g.id = %s AND g.status = 'open' AND g.claim_deadline > %s)
+        ORDER BY c.number LIMIT 1 FOR UPDATE {skip}
+    )
+    RETURNING id, gift_id
 )
-RETURNING id
+SELECT taken.id, (SELECT COUNT(*) FROM (
+    SELECT 1 FROM gifting_giftcopy f
+    WHERE f.gift_id = taken.gift_id AND f.recipient_id IS NULL AND f.closed_at IS NULL AND f.id <> taken.id
+    LIMIT %s) AS seen)
+FROM taken
 """
+
+FINISH_CHECK_BELOW = 64
 
 _FINISH_SQL = """
 UPDATE gifting_gift SET status = 'finished'
@@ -408,21 +417,23 @@ RETURNING order_id
 """
 
 
-def _take_copy(*, gift: Gift, recipient, now: datetime) -> None:
+def _take_copy(*, gift: Gift, recipient, now: datetime) -> bool:
     """The first-come guard: take a free copy of the gift for `recipient`, locked until commit.
+    Returns whether few enough free copies were left (FINISH_CHECK_BELOW) that this claim may have
+    been the last, so that it should try to finish the gift once committed.
 
     First with SKIP LOCKED, so concurrent claimers each take another copy instead of queueing on
     one row. Finding none that way means every free copy is either gone or held by a claim still in
     flight (which may yet roll back, e.g. out of stock for its spec): only then does the claimer
     wait, on those copies in turn, and answer "all taken" (or "expired") once none is left free."""
-    params = {"recipient": recipient.pk, "now": now, "gift": gift.pk}
+    params = [recipient.pk, now, gift.pk, gift.pk, now, FINISH_CHECK_BELOW]
+    with prepared_cursor() as cursor:
+        for skip in ("SKIP LOCKED", ""):
+            cursor.execute(_TAKE_COPY_SQL.format(skip=skip), params)
+            row = cursor.fetchone()
+            if row is not None:
+                return row[1] < FINISH_CHECK_BELOW
     with connection.cursor() as cursor:
-        cursor.execute(_TAKE_COPY_SQL.format(skip="SKIP LOCKED"), params)
-        if cursor.fetchone() is not None:
-            return
-        cursor.execute(_TAKE_COPY_SQL.format(skip=""), params)
-        if cursor.fetchone() is not None:
-            return
         cursor.execute("SELECT status, claim_deadline FROM gifting_gift WHERE id = %s", [gift.pk])
         status, deadline = cursor.fetchone()
     if status == G.EXPIRED or (deadline is not None and deadline <= now):
@@ -500,14 +511,15 @@ def gift_claim(
     for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
         claims.clear()
         try:
-            _claim_once(gift, recipient, target, shipping, address, claim_row, now)
+            near_the_end = _claim_once(gift, recipient, target, shipping, address, claim_row, now)
             break
         except OperationalError as error:
             if getattr(error.__cause__, "sqlstate", None) != "40P01" or attempt == DEADLOCK_ATTEMPTS:
                 raise
             logger.warning("gift %s: a claim met a deadlock and is tried again (%s)", gift.pk, attempt)
     try:
-        gift_finish_if_all_claimed(gift.pk)
+        if near_the_end:  # with more copies left than claims can be in flight, this was not the last
+            gift_finish_if_all_claimed(gift.pk)
     except OperationalError:  # the claim stands; the beat (gifts_finish_claimed) finishes the gift
         logger.warning("gift %s: finishing after a claim failed; left to the beat", gift.pk, exc_info=True)
     claim = claims[0]
@@ -518,8 +530,10 @@ def gift_claim(
 DEADLOCK_ATTEMPTS = 3
 
 
-def _claim_once(gift, recipient, target, shipping, address, claim_row, now) -> None:
-    """The claim's one transaction (see gift_claim): rolled back whole on any error."""
+def _claim_once(gift, recipient, target, shipping, address, claim_row, now) -> bool:
+    """The claim's one transaction (see gift_claim): rolled back whole on any error. Returns what
+    `_take_copy` said: whether the claim should try to finish the gift after its commit."""
+    near_the_end = []
     try:
         with transaction.atomic():
             if shipping is None:
@@ -536,7 +550,7 @@ def _claim_once(gift, recipient, target, shipping, address, claim_row, now) -> N
                 actor=recipient,
                 merchant_ids=gift.merchant_ids,
                 rows_for=claim_row,
-                reserve_unit=lambda: _take_copy(gift=gift, recipient=recipient, now=now),
+                reserve_unit=lambda: near_the_end.append(_take_copy(gift=gift, recipient=recipient, now=now)),
                 messages=[
                     outbox_message(
                         handler=notification_deliver,
@@ -556,6 +570,7 @@ def _claim_once(gift, recipient, target, shipping, address, claim_row, now) -> N
         if "one_claim_per_person" in str(error) or "gift_copy_one_per_person" in str(error):
             raise GiftAlreadyClaimed() from None
         raise
+    return near_the_end[0]
 
 
 def gift_thank(*, claim_id: int, recipient, note: str) -> GiftClaim:

@@ -97,6 +97,10 @@ class PreparedCursor:
                 if attempt == 2 or self.wrapper.in_atomic_block:
                     raise
 
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
     def fetchone(self):
         return self.cursor.fetchone()
 

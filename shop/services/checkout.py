@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Address
 from config.exceptions import DomainError
+from config.postgres.base import prepared_cursor
 from outbox.services import outbox_relay_on_commit
 from shop import hooks, signals
 from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Product, ProductImage, Shop
@@ -124,31 +125,37 @@ _ADDRESS_SQL = (
 )
 
 
-def _buyer_address(*, buyer, address_id) -> Address | None:
+def buyer_address(*, buyer, address_id) -> Address | None:
+    """One of `buyer`'s addresses by id (None for anything else), in one prepared statement."""
     address_id = valid_id(address_id)
     if address_id is None:
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_ADDRESS_SQL, [address_id, buyer.pk])
         row = cursor.fetchone()
     return instances_from_row(_ADDRESS_COLUMNS, row)[0] if row else None
 
 
 @functools.lru_cache(maxsize=64)
-def _skus_sql(count: int) -> str:
+def _skus_sql(count: int | None) -> str:
     """SKUs by id with their product, shop and the path of the product's first image (the same
-    ordering as ProductImage's: position, then id), for `count` ids."""
+    ordering as ProductImage's: position, then id). On PostgreSQL (`count` None) the ids are one
+    array, so the text is the same for any number and is planned once per connection
+    (prepared_cursor); the local demo's SQLite gets `count` placeholders."""
     first_image = (
         f'SELECT {column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
         f"WHERE {column(ProductImage, 'product_id')} = {column(SKU, 'product_id')} "
         f"ORDER BY {column(ProductImage, 'position')}, {column(ProductImage, 'id')} LIMIT 1"
     )
-    placeholders = ", ".join(["%s"] * count)
     return (
         f'SELECT {select_list(_SKU_COLUMNS)}, ({first_image}) FROM "{SKU._meta.db_table}" '
         f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(SKU, "product_id")} '
         f'JOIN "{Shop._meta.db_table}" ON {column(Shop, "id")} = {column(Product, "shop_id")} '
-        f"WHERE {column(SKU, 'id')} IN ({placeholders})"
+        + (
+            f"WHERE {column(SKU, 'id')} = ANY(CAST(%s AS bigint[]))"
+            if count is None
+            else f"WHERE {column(SKU, 'id')} IN ({', '.join(['%s'] * count)})"
+        )
     )
 
 
@@ -156,8 +163,11 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
     ids = sorted({valid for valid in map(valid_id, sku_ids) if valid is not None})
     rows = []
     if ids:
-        with connection.cursor() as cursor:
-            cursor.execute(_skus_sql(len(ids)), ids)
+        with prepared_cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(_skus_sql(None), [ids])
+            else:
+                cursor.execute(_skus_sql(len(ids)), ids)
             rows = cursor.fetchall()
     skus = {}
     for row in rows:
@@ -226,7 +236,7 @@ def checkout_place(
     quantities = _merge_items(items, max_quantity)
     address = None
     if kind == Order.Kind.STANDARD:
-        address = _buyer_address(buyer=buyer, address_id=address_id)
+        address = buyer_address(buyer=buyer, address_id=address_id)
         if address is None:
             raise AddressRequired(field="address_id")
     if checkout_id is not None:

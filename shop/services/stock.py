@@ -6,9 +6,10 @@ stock >= 0 on SKU is the database's last word behind it.
 
 from collections.abc import Mapping
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, F, Q, When
 
+from config.postgres.base import prepared_cursor
 from shop.models import SKU
 from shop.services.errors import OutOfStock
 from shop.services.locking import lock_ordered
@@ -36,7 +37,7 @@ def stock_take(*, quantities: Mapping[int, int]) -> None:
         return
     if len(quantities) == 1:
         ((sku_id, n),) = quantities.items()
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_TAKE_ONE_SQL, [n, sku_id, n])
             taken = cursor.rowcount
         if taken != 1:

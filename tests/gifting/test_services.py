@@ -2,13 +2,15 @@
 nothing changed (PostgreSQL)."""
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Address
 from accounts.services import friendship_create
 from config.exceptions import DomainError
 from gifting.models import Gift, GiftClaim, NonGiftableCategory
-from gifting.services import gift_claim, gift_create, gift_expire, gift_thank
+from gifting.services import FINISH_CHECK_BELOW, gift_claim, gift_create, gift_expire, gift_thank
 from shop.models import SKU, Order, OrderEvent
 from shop.services.errors import InvalidTransition
 from shop.services.orders import order_ship
@@ -29,6 +31,26 @@ def _state(gift):
         sorted(SKU.objects.values_list("pk", "stock")),
         Address.objects.count(),
     )
+
+
+def test_only_claims_near_the_last_copy_check_whether_the_gift_is_finished():
+    """A claim that saw FINISH_CHECK_BELOW or more free copies left cannot have been the last one, so
+    it skips the finishing statement after its commit; the claims near the end run it, and the last
+    one finishes the gift and closes its order."""
+    copies = FINISH_CHECK_BELOW + 2
+    gift = paid_gift(copies=copies, stock=copies + 10, price_fen=100)
+    people = [make_recipient() for _ in range(copies)]
+
+    def claim(person):
+        with CaptureQueriesContext(connection) as captured:
+            gift_claim(token=gift.token, recipient=person, address_id=person.addresses.get().pk)
+        return any("SET status = 'finished'" in query["sql"] for query in captured.captured_queries)
+
+    checked = [claim(person) for person in people]
+    assert checked == [False, False] + [True] * FINISH_CHECK_BELOW
+    gift.refresh_from_db(), gift.order.refresh_from_db()
+    assert gift.status == Gift.Status.FINISHED and gift.claimed_count == copies
+    assert gift.order.status == Order.Status.CLOSED
 
 
 def test_a_paid_gift_opens_with_a_deadline_and_ships_nothing_itself():

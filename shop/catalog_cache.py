@@ -43,7 +43,6 @@ from django.db import connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpResponse, HttpResponseBase
-from django.middleware.csrf import get_token
 from django.template.loader import get_template, render_to_string
 from django.utils.translation import get_language
 from rest_framework.renderers import JSONRenderer
@@ -52,6 +51,7 @@ from rest_framework.response import Response
 from accounts.models import Friendship
 from accounts.signals import friendships_changed
 from config.cache import redis_client
+from config.csrf import csrf_token
 from outbox.services import outbox_enqueue, outbox_handler
 from shop import signals
 
@@ -529,7 +529,7 @@ def personalize(
 
     body = MARKER.sub(fill, shared)
     if CSRF_PLACEHOLDER in body:
-        body = body.replace(CSRF_PLACEHOLDER, get_token(request))
+        body = body.replace(CSRF_PLACEHOLDER, csrf_token(request))  # get_token's, cheaper
     return body
 
 

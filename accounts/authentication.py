@@ -21,7 +21,7 @@ import functools
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
-from rest_framework import authentication, exceptions
+from rest_framework import HTTP_HEADER_ENCODING, authentication, exceptions
 
 from config.postgres.base import prepared_cursor
 
@@ -37,8 +37,13 @@ def _select_list(model) -> str:
     return ", ".join(f"{table}.{connection.ops.quote_name(field.column)}" for field in _fields(model))
 
 
+@functools.cache
+def _attnames(model) -> tuple[str, ...]:
+    return tuple(field.attname for field in _fields(model))
+
+
 def _instance(model, values) -> object:
-    return model.from_db(connection.alias, [field.attname for field in _fields(model)], values)
+    return model.from_db(connection.alias, _attnames(model), values)
 
 
 @functools.cache
@@ -55,17 +60,33 @@ def _token_model():
 
 
 @functools.cache
-def _token_sql() -> str:
+def token_statement() -> tuple[str, str, str]:
+    """(select list, FROM clause, token key column) of the token with its user: for `token_with_user`
+    and for a statement that reads other figures of the token's user along with them (their user's
+    id column is `user_id_column()`); its row becomes a token by `token_from_row`."""
     Token = _token_model()  # noqa: N806
     user = get_user_model()
     quote = connection.ops.quote_name
     token_table, user_table = quote(Token._meta.db_table), quote(user._meta.db_table)
     return (
-        f"SELECT {_select_list(Token)}, {_select_list(user)} FROM {token_table} "
-        f"INNER JOIN {user_table} ON {user_table}.{quote(user._meta.pk.column)} = "
-        f"{token_table}.{quote(Token._meta.get_field('user').column)} "
-        f"WHERE {token_table}.{quote(Token._meta.pk.column)} = %s"
+        f"{_select_list(Token)}, {_select_list(user)}",
+        f"{token_table} INNER JOIN {user_table} ON {user_id_column()} = "
+        f"{token_table}.{quote(Token._meta.get_field('user').column)}",
+        f"{token_table}.{quote(Token._meta.pk.column)}",
     )
+
+
+@functools.cache
+def user_id_column() -> str:
+    user = get_user_model()
+    quote = connection.ops.quote_name
+    return f"{quote(user._meta.db_table)}.{quote(user._meta.pk.column)}"
+
+
+@functools.cache
+def _token_sql() -> str:
+    select_list, from_clause, key_column = token_statement()
+    return f"SELECT {select_list} FROM {from_clause} WHERE {key_column} = %s"
 
 
 @functools.cache
@@ -122,20 +143,84 @@ def token_with_user(key: str):
     with prepared_cursor() as cursor:
         cursor.execute(_token_sql(), [key])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    token_model = _token_model()
-    split = len(_fields(token_model))
+    return None if row is None else token_from_row(row)[0]
+
+
+def token_from_row(row) -> tuple[object, tuple]:
+    """(the token with its user, the rest of the row) from a row that starts with token_statement's
+    select list."""
+    token_model, user_model = _token_model(), get_user_model()
+    split = len(_attnames(token_model))
+    end = split + len(_attnames(user_model))
     token = _instance(token_model, row[:split])
-    token.user = _instance(get_user_model(), row[split:])
-    return token
+    token.user = _instance(user_model, row[split:end])
+    return token, tuple(row[end:])
+
+
+def authorization_header(request) -> bytes:
+    """The request's Authorization header as bytes, as DRF's get_authorization_header gives it, read
+    from META: `request.headers`, which DRF reads it from, first copies every header of the request."""
+    value = request.META.get("HTTP_AUTHORIZATION", b"")
+    return value.encode(HTTP_HEADER_ENCODING) if isinstance(value, str) else value
+
+
+def token_key(request) -> str | None:
+    """The key of an `Authorization: Token <key>` header, or None (no such header, or one that
+    AccountTokenAuthentication will refuse): what a view may read ahead with (`token_preloaded`)."""
+    parts = authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != AccountTokenAuthentication.keyword.lower().encode():
+        return None
+    try:
+        return parts[1].decode()
+    except UnicodeError:
+        return None
+
+
+# A token some statement of this request already read, with its user (see `token_preloaded`).
+_preloaded_token: contextvars.ContextVar = contextvars.ContextVar("preloaded_token", default=None)
+
+
+@contextlib.contextmanager
+def token_preloaded(token):
+    """While inside, AccountTokenAuthentication takes `token` (read with its user by the caller, e.g.
+    along with the caller's own figures in one statement) for a request that sends its key, instead
+    of reading it again. Every check is still made on it (the key, the user's is_active); `None`
+    changes nothing."""
+    reset = _preloaded_token.set(token)
+    try:
+        yield
+    finally:
+        _preloaded_token.reset(reset)
 
 
 class AccountTokenAuthentication(authentication.TokenAuthentication):
     """DRF's `Authorization: Token <key>`, with the token and its user read in one statement."""
 
+    def authenticate(self, request):
+        # DRF's own steps and messages; only the header is read from META (authorization_header).
+        parts = authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(parts) == 1:
+            raise exceptions.AuthenticationFailed(_("Invalid token header. No credentials provided."))
+        if len(parts) > 2:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header. Token string should not contain spaces.")
+            )
+        try:
+            key = parts[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed(
+                _("Invalid token header. Token string should not contain invalid characters.")
+            ) from None
+        return self.authenticate_credentials(key)
+
     def authenticate_credentials(self, key):
-        token = token_with_user(key)
+        preloaded = _preloaded_token.get()
+        if preloaded is not None and isinstance(key, str) and preloaded.key == key:
+            token = preloaded
+        else:
+            token = token_with_user(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:

@@ -186,3 +186,35 @@ def user_and_facts(
         liked=set(liked_ids), bought=set(bought_ids), cart_count=int(cart_count or 0), unread=int(unread or 0)
     )
     return user_from_row(row[:width]), facts
+
+
+@functools.lru_cache(maxsize=1)
+def _token_and_liked_sql() -> str:
+    from accounts.authentication import token_statement, user_id_column
+
+    select_list, from_clause, key_column = token_statement()
+    return (
+        f"SELECT {select_list}, EXISTS(SELECT 1 FROM {_table(ProductLike)} "
+        f"WHERE {_column(ProductLike, 'user')} = {user_id_column()} "
+        f"AND {_column(ProductLike, 'product')} = %s) "
+        f"FROM {from_clause} WHERE {key_column} = %s"
+    )
+
+
+def token_and_liked(*, key: str, product_id: int) -> tuple[object | None, bool]:
+    """The API token with this key (its user loaded with it) and whether that user ♡s the product, in
+    one statement, for an API answer that has not authenticated its caller yet: (None, False) when no
+    such token exists.
+
+    The token is not yet vouched for: the caller hands it to DRF's authentication
+    (accounts.authentication.token_preloaded), which checks it as always, and uses `liked` only if
+    the request was authenticated by this token. PostgreSQL or not, plain SQL."""
+    from accounts.authentication import token_from_row
+
+    with prepared_cursor() as cursor:
+        cursor.execute(_token_and_liked_sql(), [product_id, key])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    token, (liked,) = token_from_row(row)
+    return token, bool(liked)

@@ -93,3 +93,39 @@ def test_bad_and_inactive_tokens_are_refused(shopper):
     api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     answer = api.get(ME)
     assert answer.status_code == 403
+
+
+def test_a_preloaded_token_is_taken_only_for_its_own_key_and_still_checked(
+    shopper, django_assert_num_queries
+):
+    from rest_framework import exceptions
+    from rest_framework.test import APIRequestFactory
+
+    from accounts.authentication import AccountTokenAuthentication, token_preloaded
+
+    other = User.objects.create_user(phone="13900000999", password="x" * 12)
+    mine, theirs = Token.objects.create(user=shopper), Token.objects.create(user=other)
+    preloaded = token_with_user(mine.key)
+    authenticator = AccountTokenAuthentication()
+    with token_preloaded(preloaded), django_assert_num_queries(0):
+        assert authenticator.authenticate_credentials(mine.key) == (preloaded.user, preloaded)
+    with token_preloaded(preloaded), django_assert_num_queries(1):  # another key: read as usual
+        user, token = authenticator.authenticate_credentials(theirs.key)
+    assert user.pk == other.pk and token.key == theirs.key
+    preloaded.user.is_active = False  # what the statement read: refused like any inactive user
+    with token_preloaded(preloaded), pytest.raises(exceptions.AuthenticationFailed):
+        authenticator.authenticate_credentials(mine.key)
+    with token_preloaded(None), django_assert_num_queries(1):
+        assert authenticator.authenticate_credentials(mine.key)[0].pk == shopper.pk
+
+    # The header is read as DRF reads it, with DRF's refusals.
+    factory = APIRequestFactory()
+    for header, refused in [("", False), ("Bearer x", False), ("Token", True), ("Token a b", True)]:
+        request = factory.get("/", HTTP_AUTHORIZATION=header)
+        if refused:
+            with pytest.raises(exceptions.AuthenticationFailed):
+                authenticator.authenticate(request)
+        else:
+            assert authenticator.authenticate(request) is None
+    request = factory.get("/", HTTP_AUTHORIZATION=f"token {mine.key}")  # the keyword in any case
+    assert authenticator.authenticate(request)[0].pk == shopper.pk

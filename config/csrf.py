@@ -9,8 +9,8 @@ of a cached storefront page's own CPU after its one query and one Redis round tr
 `csrf_token` keeps everything about the token as it is: the same alphabet and lengths, secrets and
 masks drawn uniformly from the operating system's CSPRNG (`os.urandom`, as `secrets` does), the same
 `request.META` flags (so CsrfViewMiddleware sets or renews the cookie exactly as after `get_token`),
-and a token Django's own middleware unmasks and checks. Only the arithmetic is done on whole byte
-strings instead of one character at a time.
+and a token Django's own middleware unmasks and checks. Only the drawing is done on whole byte strings
+(one `os.urandom` call) instead of one `secrets.choice` per character.
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ _TO_INDEX = bytes(value % BASE for value in range(_EVEN)) + bytes(256 - _EVEN)
 _UNEVEN = bytes(range(_EVEN, 256))
 _INDEX_TO_CHAR = ALPHABET + bytes(256 - BASE)
 _CHAR_TO_INDEX = bytes(ALPHABET.index(value) if value in ALPHABET else 0 for value in range(256))
-
-# One byte per character in a big integer: adding two strings of indices (each below 62) never
-# carries from one byte to the next, nor does adding 66 to a byte below 124.
-_LANES_66 = int.from_bytes(bytes([256 // 2 - BASE]) * CSRF_SECRET_LENGTH, "big")
-_LANES_HIGH_BIT = int.from_bytes(b"\x80" * CSRF_SECRET_LENGTH, "big")
 
 
 def random_indices(length: int = CSRF_SECRET_LENGTH) -> bytes:
@@ -55,12 +50,8 @@ def mask_secret(secret: str) -> str:
     if len(secret) != CSRF_SECRET_LENGTH or secret.strip(CSRF_ALLOWED_CHARS):
         raise ValueError("not a CSRF secret")
     mask = random_indices()
-    lanes = int.from_bytes(secret.encode("ascii").translate(_CHAR_TO_INDEX), "big") + int.from_bytes(
-        mask, "big"
-    )
-    # Each byte is now below 124; take 62 off those at 62 or above (their high bit is set after +66).
-    wrapped = ((lanes + _LANES_66) & _LANES_HIGH_BIT) >> 7
-    cipher = (lanes - wrapped * BASE).to_bytes(CSRF_SECRET_LENGTH, "big")
+    indices = secret.encode("ascii").translate(_CHAR_TO_INDEX)
+    cipher = bytes((s + m) % BASE for s, m in zip(indices, mask, strict=True))
     return (mask + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
 
 

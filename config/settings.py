@@ -394,10 +394,6 @@ CELERY_BEAT_SCHEDULE: dict = {
 # relay before the sweep sends it, and how long a relayed message may stay undone before it is sent again.
 OUTBOX_RELAY_GRACE_SECONDS = env.int("OUTBOX_RELAY_GRACE_SECONDS", default=60)
 OUTBOX_REDELIVER_SECONDS = env.int("OUTBOX_REDELIVER_SECONDS", default=300)
-# The relay on commit publishes from a background thread, after waiting this long for other commits'
-# messages to share the publish (outbox/relay.py); below 0, each commit publishes its own at once (the
-# default of the local demo without Redis, whose file-system broker costs nothing to publish to).
-OUTBOX_RELAY_LINGER_MS = env.int("OUTBOX_RELAY_LINGER_MS", default=20 if REDIS_URL else -1)
 
 # --- Domain settings --------------------------------------------------------------------------
 ORDER_PAYMENT_TIMEOUT = timedelta(minutes=env.int("ORDER_PAYMENT_TIMEOUT_MINUTES", default=15))

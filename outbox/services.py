@@ -5,10 +5,8 @@ insert them with their own statement, then `outbox_relay_on_commit`) inside the 
 change causes the work. Nothing reaches the broker unless that transaction commits, and nothing is
 lost if the broker is away when it does:
 
-- relay on commit: once the transaction commits, the messages of each enqueue go to Celery
-  (`outbox.tasks.deliver`), without retrying, so a broker outage costs the request nothing; the
-  publish itself is made by a background thread that gathers the ids of several commits into one
-  task message (outbox/relay.py), so the request does not wait for it;
+- relay on commit: once the transaction commits, the messages of each enqueue go to Celery in one
+  publish (`outbox.tasks.deliver`), without retrying, so a broker outage costs the request nothing;
 - relay by sweep: beat runs `outbox.tasks.relay_due` every half minute and publishes every message
   not yet done whose `due_at` has passed (a grace period after its commit, then backoff after each
   failure). A message the broker lost (Redis restarted empty) or never got is relayed again.
@@ -93,11 +91,9 @@ def outbox_enqueue_many(messages: list[Message]) -> None:
 
 def outbox_relay_on_commit(messages: Iterable[Message], *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Relay these (already inserted) messages, in one publish, once the current transaction commits."""
-    from outbox.relay import outbox_publish_soon
-
     ids = [message.pk for message in messages]
     if ids:
-        transaction.on_commit(functools.partial(outbox_publish_soon, ids), using=using)
+        transaction.on_commit(functools.partial(outbox_publish, ids), using=using)
 
 
 def outbox_publish(ids: list[int]) -> bool:

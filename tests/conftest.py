@@ -61,15 +61,6 @@ def _fresh_cache_and_media(settings, tmp_path):
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def _outbox_relay_drained():
-    """What a test handed to the outbox's relay thread is published before the next test starts."""
-    yield
-    from outbox.relay import outbox_relay_flush
-
-    outbox_relay_flush(timeout=5)
-
-
 @pytest.fixture
 def password() -> str:
     return "correct-horse-battery-9"

@@ -9,7 +9,16 @@ from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
+from config.postgres.base import prepared_cursor
+
 MAX_ID = 2**63 - 1  # the largest BigAutoField value
+# Statements for at most this many rows run prepared (planned once per connection: a checkout's
+# few rows); larger ones are rarer and would each add a statement kept by every connection.
+PREPARED_ROWS = 4
+
+
+def _insert_cursor(database, rows: int):
+    return prepared_cursor(database.alias) if rows <= PREPARED_ROWS else database.cursor()
 
 
 def column(model, attname: str) -> str:
@@ -72,7 +81,7 @@ def insert_many(objects: list) -> None:
     params = [
         field.get_db_prep_save(field.pre_save(obj, True), database) for obj in objects for field in fields
     ]
-    with database.cursor() as cursor:
+    with _insert_cursor(database, len(objects)) as cursor:
         cursor.execute(_insert_sql(model, len(objects)), params)
         keys = [row[0] for row in cursor.fetchall()]
     for obj, key in zip(objects, keys, strict=True):
@@ -98,7 +107,7 @@ def insert_many_unique(
         params = [
             field.get_db_prep_save(field.pre_save(obj, True), database) for obj in pending for field in fields
         ]
-        with database.cursor() as cursor:
+        with _insert_cursor(database, len(pending)) as cursor:
             cursor.execute(_insert_sql(model, len(pending), unique), params)
             keys = {value: key for key, value in cursor.fetchall()}
         clashed = []
@@ -143,7 +152,7 @@ def insert_together(*groups: list) -> None:
         for obj in group
         for field in _insert_fields(type(obj))
     ]
-    with database.cursor() as cursor:
+    with _insert_cursor(database, sum(rows for _model, rows in shape)) as cursor:
         cursor.execute(_insert_together_sql(shape), params)
         rows = cursor.fetchall()
     keys: list[list] = [[] for _ in groups]

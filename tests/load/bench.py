@@ -15,7 +15,8 @@ What it does, in order:
 The context handed to `run(ctx)` (a BenchContext):
 - `ctx.base_url`: "http://127.0.0.1:<port>" of the running server.
 - `ctx.database_url`: the bench database's URL; `ctx.sql(query, params=None) -> list[tuple]` runs a
-  query there (for ids to put in URLs, or to check what a run wrote).
+  query there (for ids to put in URLs, or to check what a run wrote); `ctx.analyze()` updates its
+  planner statistics after a module loads data (autovacuum may be off on the machine).
 - `ctx.manage(*args) -> subprocess.CompletedProcess`: runs `manage.py <args>` against the bench
   database with the server's environment (e.g. `ctx.manage("shell", "-c", "...")` to add data).
 - `ctx.env`: that environment, as a dict.
@@ -134,6 +135,15 @@ class BenchContext:
 
         with psycopg.connect(self.database_url) as connection:
             return connection.execute(query, params).fetchall()
+
+    def analyze(self) -> None:
+        """ANALYZE the bench database after loading data, as autovacuum would soon after on a server
+        that runs it (this machine's PostgreSQL runs with autovacuum off, so tables filled for a
+        module would otherwise be planned with no statistics at all)."""
+        import psycopg
+
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            connection.execute("ANALYZE")
 
     def wrk(
         self,
@@ -277,6 +287,7 @@ def main() -> int:
             if result.returncode:
                 print(result.stdout, result.stderr, file=sys.stderr)
                 raise SystemExit(f"manage.py {' '.join(args)} failed")
+        ctx.analyze()
         port = _free_port()
         ctx.base_url = f"http://127.0.0.1:{port}"
         _log(f"gunicorn ({server_config}) on {ctx.base_url}")

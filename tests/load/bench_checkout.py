@@ -263,6 +263,7 @@ def run(ctx) -> list[tuple[str, float, str]]:
             ctx.manage("shell", "-c", SETUP % {"hot": HOT_STOCK, "scarce": SCARCE_STOCK, "buyers": BUYERS})
         )
     )
+    ctx.analyze()
     queries = int(_last_line(ctx.manage("shell", "-c", QUERY_COUNT % {"data": json.dumps(data)})))
     pay_three, pay_six = json.loads(
         _last_line(ctx.manage("shell", "-c", MULTI_SHOP_PAY_QUERIES % {"data": json.dumps(data)}))

@@ -230,6 +230,7 @@ def run(ctx) -> list[tuple[str, float, str]]:
             )
         )
     )
+    ctx.analyze()
     claimers = data["claimers"]
     warm_up, *rounds_gifts, counted = data["gifts"]
 

@@ -366,7 +366,7 @@ def gift_enter_draw(*, token: str, user) -> GiftEntry:
 
 def _claim_address(*, recipient, address_id=None, address: dict | None = None) -> dict:
     if address_id not in (None, ""):
-        found = buyer_address(buyer=recipient, address_id=address_id) if str(address_id).isdigit() else None
+        found = buyer_address(buyer=recipient, address_id=address_id)  # None for a bad or foreign id
         if found is None:
             raise InvalidGift(_("Choose one of your addresses."), field="address_id")
     elif address:

@@ -35,21 +35,15 @@ def wallet_of(*, promoter: Promoter | None = None, agency: Agency | None = None)
             Value(0),
         ),
     )
-    settled = int(commission["settled"])
-    withdrawn = -int(entries["total"])  # held by open withdrawals plus paid out
-    paid = -int(entries["paid"])
-    return {
-        "settled_fen": settled,
-        "pending_fen": int(commission["pending"]),
-        "clawed_back_fen": -int(commission["clawed_back"]),
-        "paid_out_fen": paid,
-        "in_withdrawal_fen": withdrawn - paid,
-        "available_fen": settled - withdrawn,
-    }
+    sums = [commission["settled"], commission["pending"], commission["clawed_back"]]
+    return _wallet(*sums, entries["total"], entries["paid"])
 
 
 def withdrawals_of(*, promoter: Promoter | None = None, agency: Agency | None = None):
-    return Withdrawal.objects.filter(**_payee(promoter, agency)).order_by("-created_at", "-id")
+    _payee(promoter, agency)
+    return withdrawals_of_payee(
+        promoter_id=getattr(promoter, "pk", None), agency_id=getattr(agency, "pk", None)
+    )
 
 
 def withdrawals_of_payee(*, promoter_id: int | None = None, agency_id: int | None = None):
@@ -77,7 +71,8 @@ class WithdrawalPageState:
 
 
 def _wallet(settled, pending, clawed_back, entries_total, entries_paid) -> dict[str, int]:
-    """wallet_of's figures from the two ledgers' sums (see there)."""
+    """The wallet's figures (wallet_of, withdrawal_page_state) from the two ledgers' sums: commission
+    settled, pending and clawed back; balance entries in all and those of paid withdrawals."""
     withdrawn = -int(entries_total)  # held by open withdrawals plus paid out
     paid = -int(entries_paid)
     return {

@@ -106,6 +106,7 @@ def test_refusals_are_clear_and_change_nothing(settings):
     other_price = other_spec(gift.sku, price_fen=9900, label="豪华")
     foreign = make_sku(price_fen=5000)
     person = make_recipient()
+    someone_elses = make_recipient().addresses.get()
     before = _state(gift)
     cases = [
         ({"token": "not-a-token", "address": ADDRESS}, "gift_not_found"),
@@ -114,6 +115,9 @@ def test_refusals_are_clear_and_change_nothing(settings):
         ({"token": gift.token, "sku_id": other_price.pk, "address": ADDRESS}, "gift_sku_price_differs"),
         ({"token": gift.token, "sku_id": foreign.pk, "address": ADDRESS}, "invalid_gift"),
         ({"token": gift.token, "address_id": 999999}, "invalid_gift"),
+        ({"token": gift.token, "address_id": someone_elses.pk}, "invalid_gift"),  # someone else's
+        ({"token": gift.token, "address_id": "1; DROP"}, "invalid_gift"),
+        ({"token": gift.token, "address_id": 2**70}, "invalid_gift"),
         ({"token": gift.token}, "invalid_gift"),  # no address
         ({"token": gift.token, "address": {**ADDRESS, "phone": "123"}}, "invalid"),
     ]

@@ -164,11 +164,19 @@ def authorization_header(request) -> bytes:
     return value.encode(HTTP_HEADER_ENCODING) if isinstance(value, str) else value
 
 
+def _token_header(request) -> list[bytes] | None:
+    """The words of an `Authorization: Token ...` header, or None for no such header."""
+    parts = authorization_header(request).split()
+    if not parts or parts[0].lower() != AccountTokenAuthentication.keyword.lower().encode():
+        return None
+    return parts
+
+
 def token_key(request) -> str | None:
     """The key of an `Authorization: Token <key>` header, or None (no such header, or one that
     AccountTokenAuthentication will refuse): what a view may read ahead with (`token_preloaded`)."""
-    parts = authorization_header(request).split()
-    if len(parts) != 2 or parts[0].lower() != AccountTokenAuthentication.keyword.lower().encode():
+    parts = _token_header(request)
+    if parts is None or len(parts) != 2:
         return None
     try:
         return parts[1].decode()
@@ -198,8 +206,8 @@ class AccountTokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate(self, request):
         # DRF's own steps and messages; only the header is read from META (authorization_header).
-        parts = authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword.lower().encode():
+        parts = _token_header(request)
+        if parts is None:
             return None
         if len(parts) == 1:
             raise exceptions.AuthenticationFailed(_("Invalid token header. No credentials provided."))

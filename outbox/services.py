@@ -5,8 +5,12 @@ insert them with their own statement, then `outbox_relay_on_commit`) inside the 
 change causes the work. Nothing reaches the broker unless that transaction commits, and nothing is
 lost if the broker is away when it does:
 
-- relay on commit: once the transaction commits, the messages of each enqueue go to Celery in one
-  publish (`outbox.tasks.deliver`), without retrying, so a broker outage costs the request nothing;
+- relay on commit: once the transaction commits, a worker is woken to deliver every message that
+  has not been tried yet (`outbox_wake`, `outbox.tasks.deliver_fresh`), without retrying, so a
+  broker outage costs the request nothing. Wakes are coalesced: while one delivery run is queued and
+  has not started, later commits only see its flag in Redis (one round trip) instead of publishing a
+  Celery task each, because the run reads the messages from the database when it starts and so
+  finds theirs too. Under a checkout rush that is one publish per run instead of one per order;
 - relay by sweep: beat runs `outbox.tasks.relay_due` every half minute and publishes every message
   not yet done whose `due_at` has passed (a grace period after its commit, then backoff after each
   failure). A message the broker lost (Redis restarted empty) or never got is relayed again.
@@ -22,17 +26,20 @@ other messages.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from config.cache import redis_client
 from outbox.models import Message
 
 logger = logging.getLogger(__name__)
@@ -90,10 +97,48 @@ def outbox_enqueue_many(messages: list[Message]) -> None:
 
 
 def outbox_relay_on_commit(messages: Iterable[Message], *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Relay these (already inserted) messages, in one publish, once the current transaction commits."""
-    ids = [message.pk for message in messages]
-    if ids:
-        transaction.on_commit(functools.partial(outbox_publish, ids), using=using)
+    """Have these (already inserted) messages delivered soon after the current transaction commits:
+    a worker is woken (`outbox_wake`) and delivers every message not tried yet, these among them."""
+    if any(message.pk for message in messages):
+        transaction.on_commit(outbox_wake, using=using)
+
+
+# The wake flag: set while a delivery run of fresh messages is queued and has not started reading.
+WAKE_KEY = "outbox:wake"
+# How long a flag is trusted. A run normally clears it within milliseconds of being published; if
+# its task message is lost on the way (Redis restarted empty), the next commit after this long
+# publishes a new run, and the sweep relays whatever is due meanwhile.
+WAKE_SECONDS = 5
+
+
+def outbox_wake() -> bool:
+    """Make sure a delivery run of fresh messages (`outbox_deliver_fresh`) starts after now.
+
+    If the wake flag is already set, a run is queued and has not started: it reads the messages when
+    it starts, after this call, so it delivers whatever the caller committed, and nothing is
+    published. Otherwise the flag is set and a run is published, without retrying. Any Redis or
+    broker error falls back to the sweep (messages are due a grace period after their commit), so it
+    never fails the request that committed them. Returns whether a run is known to be on its way."""
+    client = redis_client()
+    key = cache.make_key(WAKE_KEY) if client is not None else None
+    if client is not None:
+        try:
+            if not client.set(key, 1, nx=True, ex=WAKE_SECONDS):
+                return True
+        except Exception as exc:  # Redis away: try the broker anyway (it may be another server)
+            relay_logger.warning("outbox wake flag unavailable, publishing a run: %r", exc)
+            client = None
+    from outbox.tasks import deliver_fresh
+
+    try:
+        deliver_fresh.apply_async(retry=False)
+    except Exception as exc:
+        relay_logger.warning("outbox wake failed, the sweep will relay the messages: %r", exc)
+        if client is not None:
+            with contextlib.suppress(Exception):  # no run is coming: the next commit tries again
+                client.delete(key)
+        return False
+    return True
 
 
 def outbox_publish(ids: list[int]) -> bool:
@@ -189,6 +234,31 @@ def _mark_done(message: Message) -> None:
 def outbox_deliver_many(*, message_ids: Iterable[int]) -> int:
     """Deliver each message on its own (one failing never stops the next). Returns how many ran."""
     return sum(outbox_deliver(message_id=message_id) for message_id in message_ids)
+
+
+def outbox_deliver_fresh(*, limit: int = 500) -> int:
+    """A woken run (`outbox_wake`): deliver every message not done and never tried, oldest first.
+
+    The wake flag is cleared before the messages are read, so a commit that still saw it set is read
+    here, and one that comes later wakes a run of its own. Messages that failed before (attempts > 0)
+    are left to the sweep and its backoff. Two runs at once are harmless: each message is delivered
+    under its own lock, once. A run that meets `limit` messages wakes another for the rest. Returns
+    how many ran."""
+    client = redis_client()
+    if client is not None:
+        try:
+            client.delete(cache.make_key(WAKE_KEY))
+        except Exception as exc:  # the flag expires by itself; a commit then wakes a new run
+            logger.warning("outbox wake flag not cleared: %r", exc)
+    ids = list(
+        Message.objects.filter(done_at__isnull=True, attempts=0)
+        .order_by("due_at", "pk")  # the sweep's partial index: only unfinished rows
+        .values_list("pk", flat=True)[:limit]
+    )
+    ran = outbox_deliver_many(message_ids=ids)
+    if len(ids) == limit:
+        outbox_wake()
+    return ran
 
 
 # --- sweep ----------------------------------------------------------------------------------------

@@ -12,6 +12,12 @@ def deliver(message_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
+def deliver_fresh() -> int:
+    """Woken after commits (outbox_wake): deliver every message not tried yet."""
+    return services.outbox_deliver_fresh()
+
+
+@shared_task(acks_late=True)
 def relay_due() -> int:
     """Beat: relay every unfinished message that is due (missed on commit, lost by the broker, failed)."""
     return services.outbox_relay_due()

@@ -26,18 +26,24 @@ from shop import hooks, signals
 from shop.models import SKU, Cart, CartLine, Order, OrderEvent, OrderLine, Product, ProductImage, Shop
 from shop.services.announce import order_announcement_messages
 from shop.services.cart import MAX_LINE_QUANTITY
-from shop.services.errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, Unpriced
+from shop.services.errors import (
+    AddressRequired,
+    EmptyCart,
+    InvalidQuantity,
+    NotPurchasable,
+    OutOfStock,
+    Unpriced,
+)
 from shop.services.locking import lock_one
 from shop.services.rawsql import (
     column,
-    insert_many,
     insert_many_unique,
     insert_together,
     instances_from_row,
     select_list,
     valid_id,
 )
-from shop.services.stock import stock_take
+from shop.services.stock import stock_take, stock_take_one
 
 logger = logging.getLogger(__name__)
 
@@ -311,13 +317,16 @@ def checkout_place(
                     )
                 )
         hooks.run_checkout_line_hooks(buyer=buyer, orders=orders, lines=lines, context=checkout_context)
-        insert_many(lines)
-        for order in orders:  # callers render the answer from memory, without asking again
-            order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
-        # The events and the announcement of order_placed (outbox messages, relayed on commit) go in
-        # one statement: durable announcements cost checkout no extra round trip.
+        if cart_id is not None:
+            CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(quantities)).delete()
+        # The lines, the events and the announcement of order_placed (outbox messages, relayed on
+        # commit) go in one statement, and so does the stock taken from a single SKU: durable
+        # announcements cost checkout no extra round trip. Last, so the SKU rows stay locked only
+        # for this statement and the commit.
         announcements = order_announcement_messages(signals.order_placed, orders=orders)
-        insert_together(
+        take_one = stock_take_one(quantities=quantities)
+        taken = insert_together(
+            lines,
             [
                 OrderEvent(
                     order=order,
@@ -328,12 +337,15 @@ def checkout_place(
                 for order in orders
             ],
             announcements,
+            also=take_one,
         )
+        if take_one is None:  # several SKUs: locked in order, then taken
+            stock_take(quantities=quantities)
+        elif taken != 1:
+            raise OutOfStock(field=f"sku_{next(iter(quantities))}")
         outbox_relay_on_commit(announcements)
-        if cart_id is not None:
-            CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(quantities)).delete()
-        # Last, so the SKU rows stay locked only for this statement and the commit.
-        stock_take(quantities=quantities)
+        for order in orders:  # callers render the answer from memory, without asking again
+            order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
     return orders
 
 

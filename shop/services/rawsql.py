@@ -127,24 +127,35 @@ def insert_many_unique(
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_together_sql(shape: tuple) -> str:
+def _insert_together_sql(shape: tuple, also: str | None = None) -> str:
     parts, selects = [], []
     for index, (model, rows) in enumerate(shape):
         parts.append(f"g{index} AS ({_insert_sql(model, rows)})")
         selects.append(f'SELECT {index}, "{model._meta.pk.column}" FROM g{index}')
+    if also is not None:
+        parts.append(f"g{len(shape)} AS ({also})")
+        selects.append(f"SELECT {len(shape)}, NULL FROM g{len(shape)}")
     return f"WITH {', '.join(parts)} {' UNION ALL '.join(selects)}"
 
 
-def insert_together(*groups: list) -> None:
+def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int | None:
     """`insert_many` for several models in one statement (PostgreSQL's data-modifying WITH), so
-    inserting a second kind of row costs no extra round trip: checkout writes its order events and
-    its outbox messages this way. Empty groups are skipped; elsewhere each group is its own INSERT."""
+    inserting a second kind of row costs no extra round trip: checkout writes its lines, order events
+    and outbox messages this way. Empty groups are skipped; elsewhere each group is its own INSERT.
+
+    `also` is one more data-modifying statement (SQL ending in RETURNING, and its parameters) run in
+    the same statement, after the inserts' parameters; the number of rows it returned is returned
+    (None without `also`). Checkout's stock UPDATE of a single SKU rides along this way."""
     groups = tuple(group for group in groups if group)
     database = connections[DEFAULT_DB_ALIAS]
-    if database.vendor != "postgresql" or len(groups) < 2:
+    if database.vendor != "postgresql" or len(groups) + (also is not None) < 2:
         for group in groups:
             insert_many(group)
-        return
+        if also is None:
+            return None
+        with _insert_cursor(database, 1) as cursor:
+            cursor.execute(*also)
+            return len(cursor.fetchall())
     shape = tuple((type(group[0]), len(group)) for group in groups)
     params = [
         field.get_db_prep_save(field.pre_save(obj, True), database)
@@ -152,13 +163,16 @@ def insert_together(*groups: list) -> None:
         for obj in group
         for field in _insert_fields(type(obj))
     ]
+    if also is not None:
+        params += also[1]
     with _insert_cursor(database, sum(rows for _model, rows in shape)) as cursor:
-        cursor.execute(_insert_together_sql(shape), params)
+        cursor.execute(_insert_together_sql(shape, also[0] if also else None), params)
         rows = cursor.fetchall()
-    keys: list[list] = [[] for _ in groups]
+    keys: list[list] = [[] for _ in range(len(groups) + 1)]
     for index, key in rows:
         keys[index].append(key)
-    for group, group_keys in zip(groups, keys, strict=True):
+    for group, group_keys in zip(groups, keys, strict=False):
         for obj, key in zip(group, group_keys, strict=True):
             obj.pk = key
             obj._state.adding, obj._state.db = False, database.alias
+    return len(keys[len(groups)]) if also is not None else None

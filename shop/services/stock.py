@@ -24,6 +24,18 @@ _TAKE_ONE_SQL = (
 )
 
 
+def stock_take_one(*, quantities: Mapping[int, int]) -> tuple[str, list] | None:
+    """The take of a single SKU as a statement (SQL with RETURNING, and its parameters) for a caller
+    that runs it inside one of its own (checkout's last INSERT: `rawsql.insert_together(also=...)`),
+    which must raise OutOfStock unless it returned one row. None when `quantities` names several
+    SKUs: those are locked first, in order, by `stock_take`."""
+    quantities = {sku_id: n for sku_id, n in quantities.items() if n}
+    if len(quantities) != 1:
+        return None
+    ((sku_id, n),) = quantities.items()
+    return f'{_TAKE_ONE_SQL} RETURNING "{SKU._meta.pk.column}"', [n, sku_id, n]
+
+
 def stock_take(*, quantities: Mapping[int, int]) -> None:
     """Take `quantities` ({sku_id: n}) from stock, all or nothing. Raises OutOfStock naming the SKU.
 

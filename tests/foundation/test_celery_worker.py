@@ -67,4 +67,4 @@ def test_notification_send_is_delivered_by_a_real_worker(settings):
         celery_app.conf.task_default_queue = previous_queue
         log = stop(worker)
     assert Notification.objects.filter(key=f"worker-test:{queue}", user=user).count() == 1, log
-    assert "outbox.tasks.deliver" in log and "succeeded" in log
+    assert "outbox.tasks.deliver_fresh" in log and "succeeded" in log

@@ -6,7 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from shop.models import SKU, CartLine, Order, OrderEvent
+from outbox.models import Message
+from shop.models import SKU, CartLine, Order, OrderEvent, OrderLine
 from shop.services.cart import cart_add, cart_get_or_create
 from shop.services.checkout import checkout_buy_now, checkout_from_cart, checkout_place, order_number_generate
 from shop.services.errors import AddressRequired, EmptyCart, InvalidQuantity, NotPurchasable, OutOfStock
@@ -81,6 +82,23 @@ def test_out_of_stock_refuses_everything_and_changes_nothing():
     assert not Order.objects.exists()
     plenty.refresh_from_db(), scarce.refresh_from_db()
     assert (plenty.stock, scarce.stock) == (10, 1)
+
+
+def test_one_sku_short_of_stock_refuses_the_order_its_lines_events_and_announcement():
+    """A single SKU's stock is taken in the statement that writes the lines, events and outbox
+    messages: when it is short, that statement's rows are rolled back with the order."""
+    buyer = make_buyer()
+    scarce = make_sku(stock=1)
+    with pytest.raises(OutOfStock) as refused:
+        checkout_buy_now(buyer=buyer, sku_id=scarce.pk, quantity=2, address_id=buyer.addresses.get().pk)
+    assert refused.value.field == f"sku_{scarce.pk}"
+    assert not Order.objects.exists() and not OrderLine.objects.exists() and not OrderEvent.objects.exists()
+    assert not Message.objects.exists()
+    scarce.refresh_from_db()
+    assert scarce.stock == 1
+    order = checkout_buy_now(buyer=buyer, sku_id=scarce.pk, quantity=1, address_id=buyer.addresses.get().pk)
+    scarce.refresh_from_db()
+    assert scarce.stock == 0 and order.lines.get().quantity == 1
 
 
 @pytest.mark.parametrize(

@@ -143,20 +143,32 @@ def buyer_address(*, buyer, address_id) -> Address | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _skus_sql(count: int | None) -> str:
+def _skus_sql(count: int | None, with_address: bool = False) -> str:
     """SKUs by id with their product, shop and the path of the product's first image (the same
     ordering as ProductImage's: position, then id). On PostgreSQL (`count` None) the ids are one
     array, so the text is the same for any number and is planned once per connection
-    (prepared_cursor); the local demo's SQLite gets `count` placeholders."""
+    (prepared_cursor); the local demo's SQLite gets `count` placeholders.
+
+    `with_address` also reads one of the buyer's addresses on every row (its columns NULL when the
+    id is not theirs), so a standard checkout's two reads are one round trip; its parameters, the
+    address id and the buyer's id, come before the SKU ids."""
     first_image = (
         f'SELECT {column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
         f"WHERE {column(ProductImage, 'product_id')} = {column(SKU, 'product_id')} "
         f"ORDER BY {column(ProductImage, 'position')}, {column(ProductImage, 'id')} LIMIT 1"
     )
+    address_columns, address_join = "", ""
+    if with_address:
+        address_columns = f", {select_list(_ADDRESS_COLUMNS)}"
+        address_join = (
+            f'LEFT JOIN "{Address._meta.db_table}" ON {column(Address, "id")} = %s '
+            f"AND {column(Address, 'user_id')} = %s "
+        )
     return (
-        f'SELECT {select_list(_SKU_COLUMNS)}, ({first_image}) FROM "{SKU._meta.db_table}" '
+        f'SELECT {select_list(_SKU_COLUMNS)}, ({first_image}){address_columns} FROM "{SKU._meta.db_table}" '
         f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(SKU, "product_id")} '
         f'JOIN "{Shop._meta.db_table}" ON {column(Shop, "id")} = {column(Product, "shop_id")} '
+        + address_join
         + (
             f"WHERE {column(SKU, 'id')} = ANY(CAST(%s AS bigint[]))"
             if count is None
@@ -165,21 +177,38 @@ def _skus_sql(count: int | None) -> str:
     )
 
 
-def _purchasable_skus(sku_ids) -> dict[int, SKU]:
+_SKU_WIDTH = sum(len(attnames) for _model, attnames in _SKU_COLUMNS) + 1  # and the first image
+
+
+def _purchasable_skus(sku_ids, *, buyer=None, address_id=None) -> tuple[dict[int, SKU], Address | None]:
+    """The SKUs of `sku_ids`, each purchasable (else NotPurchasable or Unpriced), with their product
+    and shop; and, when `buyer` is given, their address `address_id` read in the same statement (None
+    when it is not theirs)."""
     ids = sorted({valid for valid in map(valid_id, sku_ids) if valid is not None})
+    with_address = buyer is not None
+    address_params = [address_id, buyer.pk] if with_address else []
     rows = []
     if ids:
         with prepared_cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute(_skus_sql(None), [ids])
+                cursor.execute(_skus_sql(None, with_address), [*address_params, ids])
             else:
-                cursor.execute(_skus_sql(len(ids)), ids)
+                cursor.execute(_skus_sql(len(ids), with_address), [*address_params, *ids])
             rows = cursor.fetchall()
+    address = None
+    if with_address:
+        if rows:
+            if rows[0][_SKU_WIDTH] is not None:
+                (address,) = instances_from_row(_ADDRESS_COLUMNS, rows[0][_SKU_WIDTH:])
+        else:  # no SKU row to carry it: asked on its own, so a wrong address is still named first
+            address = buyer_address(buyer=buyer, address_id=address_id)
+        if address is None:
+            raise AddressRequired(field="address_id")
     skus = {}
     for row in rows:
         sku, product, shop = instances_from_row(_SKU_COLUMNS, row)
         product.shop, sku.product = shop, product
-        product.first_image = row[-1]  # see product_thumbnail_url
+        product.first_image = row[_SKU_WIDTH - 1]  # see product_thumbnail_url
         skus[sku.pk] = sku
     for sku_id in sku_ids:
         sku = skus.get(sku_id)
@@ -195,7 +224,7 @@ def _purchasable_skus(sku_ids) -> dict[int, SKU]:
         if sku.price_fen <= 0:  # could be ordered, but never paid: refused here, where it starts
             name = f"{sku.product.title} {sku.spec_label}".strip()
             raise Unpriced(f"{Unpriced.default_message} ({name})", field="sku_id")
-    return skus
+    return skus, address
 
 
 def _evaluated(order: Order, lines: list[OrderLine]):
@@ -240,17 +269,17 @@ def checkout_place(
     shop/services/sub_orders.py); `max_quantity` lets such an order hold more units than a cart line.
     """
     quantities = _merge_items(items, max_quantity)
-    address = None
-    if kind == Order.Kind.STANDARD:
-        address = buyer_address(buyer=buyer, address_id=address_id)
-        if address is None:
-            raise AddressRequired(field="address_id")
+    standard = kind == Order.Kind.STANDARD
+    address_id = valid_id(address_id) if standard else None
+    if standard and address_id is None:
+        raise AddressRequired(field="address_id")
     if checkout_id is not None:
         try:
             checkout_id = uuid.UUID(str(checkout_id))
         except ValueError:
             raise DomainError(_("Invalid checkout id."), field="checkout_id") from None
-    skus = _purchasable_skus(quantities)
+    # A standard order's address is read with its SKUs, in one statement.
+    skus, address = _purchasable_skus(quantities, buyer=buyer if standard else None, address_id=address_id)
     images = {sku.product_id: product_thumbnail_url(sku.product) for sku in skus.values()}
     notes = {int(shop_id): (note or "").strip()[:200] for shop_id, note in (notes or {}).items()}
 

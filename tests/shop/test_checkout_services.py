@@ -84,6 +84,24 @@ def test_out_of_stock_refuses_everything_and_changes_nothing():
     assert (plenty.stock, scarce.stock) == (10, 1)
 
 
+def test_the_address_read_with_the_skus_is_the_buyers_own_and_named_first_when_wrong():
+    """A standard checkout reads its address in the SKUs' statement: someone else's address is
+    refused as missing, also when no SKU exists to carry it, and a good address with a bad SKU is
+    refused for the SKU."""
+    buyer, stranger = make_buyer(), make_buyer()
+    sku = make_sku(stock=5)
+    foreign = stranger.addresses.get().pk
+    for sku_id in (sku.pk, 10**12):
+        with pytest.raises(AddressRequired):
+            checkout_buy_now(buyer=buyer, sku_id=sku_id, quantity=1, address_id=foreign)
+    with pytest.raises(NotPurchasable):
+        checkout_buy_now(buyer=buyer, sku_id=10**12, quantity=1, address_id=buyer.addresses.get().pk)
+    assert not Order.objects.exists()
+    own = buyer.addresses.get()
+    order = checkout_buy_now(buyer=buyer, sku_id=sku.pk, quantity=1, address_id=own.pk)
+    assert (order.recipient_name, order.address_detail) == (own.recipient_name, own.detail)
+
+
 def test_one_sku_short_of_stock_refuses_the_order_its_lines_events_and_announcement():
     """A single SKU's stock is taken in the statement that writes the lines, events and outbox
     messages: when it is short, that statement's rows are rolled back with the order."""

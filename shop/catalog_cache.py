@@ -365,6 +365,7 @@ class Visitor:
         self.language = get_language()
         self._debug = settings.DEBUG
         self._fragments: dict[tuple, str] = {}
+        self._hearts: dict[bool, str] = {}
 
     def _liked_among(self) -> set[int]:
         ids = self.ids_by_name
@@ -441,7 +442,18 @@ class Visitor:
                 html = get_template(template).render(context)
             else:
                 html = _fragment_rendered(template, self.language, key[1:])
-            self._fragments[key] = html
+            # A plain str: the page is joined with `%`, which calls SafeString's own __str__ (a
+            # Python method) for every slot it fills, twenty ♥ on a list page.
+            html = self._fragments[key] = str.__str__(html)
+        return html
+
+    def heart(self, product_id: int) -> str:
+        """The ♥ or ♡ of a card: asked for once per card, so kept per state without building a
+        context each time."""
+        liked = product_id in self.facts().liked
+        html = self._hearts.get(liked)
+        if html is None:
+            html = self._hearts[liked] = self.fragment("shop/personal/heart.html", {"liked": liked})
         return html
 
 
@@ -498,7 +510,7 @@ def _cart_badge(visitor: Visitor, args) -> str:
 
 
 def _heart(visitor: Visitor, args) -> str:
-    return visitor.fragment("shop/personal/heart.html", {"liked": args[0] in visitor.facts().liked})
+    return visitor.heart(args[0])
 
 
 def _like_form(visitor: Visitor, args) -> str:

@@ -405,6 +405,8 @@ class Visitor:
         if signed_in and request.user.pk == user.pk:
             self._facts["facts"] = facts
             session_user_remember(session.session_key, user.pk)
+            if getattr(request, "_cached_user", None) is user:  # what request.user stands for
+                self.user = user  # read directly by every part, not through the lazy object
 
     def _once(self, name: str, read: Callable[[], object]):
         if name not in self._facts:

@@ -18,9 +18,10 @@ Checkout never reads any of this: it locks and reads SKUs in PostgreSQL.
 
 Personal parts are never stored with the shared ones. A shared page is rendered with markers where
 they go (`<!--personal:NAME-->` or `<!--personal:NAME:ID-->`, plus a placeholder for the CSRF token),
-and `page_response` fills the markers for the visitor asking, from a handful of small queries and
-small templates (see PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type:
-text is escaped and descriptions are sanitised, both of which remove `<!--`.
+cut at them once when it is stored (split_page, under layered_key), and `page_response` fills the
+markers for the visitor asking, from a handful of small queries and small templates (see
+PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type: text is escaped and
+descriptions are sanitised, both of which remove `<!--`.
 
 Every cache call goes through Django's cache API, so any backend configured in settings works; a
 cache that cannot be reached costs speed (the page is built from the database), never an answer.
@@ -407,11 +408,6 @@ class Visitor:
             session_user_remember(session.session_key, user.pk)
             if getattr(request, "_cached_user", None) is user:  # what request.user stands for
                 self.user = user  # read directly by every part, not through the lazy object
-
-    def _once(self, name: str, read: Callable[[], object]):
-        if name not in self._facts:
-            self._facts[name] = read()
-        return self._facts[name]
 
     def facts(self):
         """Every personal figure the page's markers need, in one query (shop.selectors.visitor)."""

@@ -554,9 +554,11 @@ def session_user_remember(session_key: str | None, user_id: int) -> None:
 def personal_prefetch_keys(request, names: Iterable[str]) -> list[str]:
     """The cache keys of the visitor's own cached parts among `names` (only "friends_liked" is
     cached per shopper), for the session's hinted user; [] when no hint."""
+    if "friends_liked" not in names:
+        return []
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     user_id = _SESSION_USERS.get(session_key) if session_key else None
-    if user_id is None or "friends_liked" not in names:
+    if user_id is None:
         return []
     return [friends_liked_key(user_id, get_language())]
 

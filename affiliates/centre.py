@@ -195,7 +195,9 @@ def stats_page_key(*, session_key: str, period: stats.Period, params, language: 
     period's dates ("30 days" moves at midnight)."""
     session = hashlib.blake2b(session_key.encode(), digest_size=12).hexdigest()
     digest = catalog_cache.query_digest(params)
-    return f"affiliates:centre-stats:{session}:{language}:{period.start}:{period.end}:{digest}"
+    return catalog_cache.layered_key(
+        f"affiliates:centre-stats:{session}:{language}:{period.start}:{period.end}:{digest}"
+    )
 
 
 STATS_TEMPLATE = "affiliates/centre/stats.html"
@@ -209,7 +211,7 @@ def _session_user_id(request) -> int | None:
         return None
 
 
-def _layered(request, shared: str, promoter: NavPromoter) -> str:
+def _layered(request, shared: tuple, promoter: NavPromoter) -> str:
     nav = catalog_cache.fragment("affiliates/_nav.html", {"promoter": promoter})
     return catalog_cache.personalize(request, shared, parts={"promoter_nav": nav})
 
@@ -247,7 +249,7 @@ def centre(request):
         raise Http404
     if body is None:
         context, status = _stats_context(request, [promoter.pk], version=version)
-        shared = catalog_cache.shared_render(request, STATS_TEMPLATE, context)
+        shared = catalog_cache.split_page(catalog_cache.shared_render(request, STATS_TEMPLATE, context))
         if key:
             catalog_cache.shared_set(key, (promoter.pk, version, shared))
         body = _layered(request, shared, promoter)

@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from affiliates.models import CommissionPlan, Promoter, ShowcaseItem, TargetedRate, TrackedLink
-from shop.catalog_cache import cache_logger, list_key
+from shop.catalog_cache import cache_logger, layered_key, list_key
 
 
 def showcase_key(code: str, language: str) -> str:
@@ -37,6 +37,8 @@ def pages_drop(*, showcase_codes=(), link_codes=()) -> None:
     languages = [code for code, _name in settings.LANGUAGES]
     keys = [showcase_key(c, lang) for c in showcase_codes for lang in languages]
     keys += [card_key(c, lang) for c in link_codes for lang in languages]
+    # Stored split under layered_key; the bare keys are what earlier versions stored (a deploy).
+    keys += [layered_key(key) for key in keys]
     if keys:
         transaction.on_commit(lambda: _drop(keys))
 

@@ -15,6 +15,7 @@ and a token Django's own middleware unmasks and checks. Only the drawing is done
 
 from __future__ import annotations
 
+import operator
 import os
 
 from django.middleware.csrf import CSRF_ALLOWED_CHARS, CSRF_SECRET_LENGTH
@@ -29,6 +30,9 @@ _TO_INDEX = bytes(value % BASE for value in range(_EVEN)) + bytes(256 - _EVEN)
 _UNEVEN = bytes(range(_EVEN, 256))
 _INDEX_TO_CHAR = ALPHABET + bytes(256 - BASE)
 _CHAR_TO_INDEX = bytes(ALPHABET.index(value) if value in ALPHABET else 0 for value in range(256))
+# The sum of two indices (0..122) -> the character of that sum modulo the alphabet: masking a
+# secret is then a sum per place and one translate, with no Python code run per character.
+_SUM_TO_CHAR = bytes(ALPHABET[total % BASE] for total in range(2 * BASE - 1)) + bytes(256 - (2 * BASE - 1))
 
 
 def random_indices(length: int = CSRF_SECRET_LENGTH) -> bytes:
@@ -51,8 +55,8 @@ def mask_secret(secret: str) -> str:
         raise ValueError("not a CSRF secret")
     mask = random_indices()
     indices = secret.encode("ascii").translate(_CHAR_TO_INDEX)
-    cipher = bytes((s + m) % BASE for s, m in zip(indices, mask, strict=True))
-    return (mask + cipher).translate(_INDEX_TO_CHAR).decode("ascii")
+    cipher = bytes(map(operator.add, indices, mask)).translate(_SUM_TO_CHAR)
+    return (mask.translate(_INDEX_TO_CHAR) + cipher).decode("ascii")
 
 
 def csrf_token(request) -> str:

@@ -44,7 +44,7 @@ def page_key(*, payee: str, session_key: str, params, language: str) -> str:
     session = hashlib.blake2b(session_key.encode(), digest_size=12).hexdigest()
     digest = catalog_cache.query_digest(params)
     minimum = int(settings.WITHDRAWAL_MIN_FEN)
-    return f"payouts:withdrawals:{payee}:{session}:{language}:{minimum}:{digest}"
+    return catalog_cache.layered_key(f"payouts:withdrawals:{payee}:{session}:{language}:{minimum}:{digest}")
 
 
 def _session_user_id(request) -> int | None:
@@ -55,7 +55,7 @@ def _session_user_id(request) -> int | None:
         return None
 
 
-def _layered(request, shared: str, state: selectors.WithdrawalPageState) -> str:
+def _layered(request, shared: tuple, state: selectors.WithdrawalPageState) -> str:
     """The visitor's page: the promoter menu and the wallet filled in (plain values, so each distinct
     set renders once per process), then the top bar, messages and CSRF token (catalog_cache)."""
     nav = ""
@@ -130,7 +130,9 @@ def _withdrawals_page(request, *, payee: str, ask, back: str):
         # Shown again with its errors, built for this request, with the wallet as it is now.
         status = 400
         state = selectors.withdrawal_page_state(user_id=request.user.pk, payee=payee) or state
-    shared = catalog_cache.shared_render(request, TEMPLATE, _shared_context(request, state, payee, form))
+    shared = catalog_cache.split_page(
+        catalog_cache.shared_render(request, TEMPLATE, _shared_context(request, state, payee, form))
+    )
     if key and state.listed is not None and not form.is_bound:
         catalog_cache.shared_set(key, (state.user_id, state.payee_id, state.title, state.listed, shared))
     return HttpResponse(_layered(request, shared, state), status=status)

@@ -18,9 +18,10 @@ Checkout never reads any of this: it locks and reads SKUs in PostgreSQL.
 
 Personal parts are never stored with the shared ones. A shared page is rendered with markers where
 they go (`<!--personal:NAME-->` or `<!--personal:NAME:ID-->`, plus a placeholder for the CSRF token),
-and `page_response` fills the markers for the visitor asking, from a handful of small queries and
-small templates (see PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type:
-text is escaped and descriptions are sanitised, both of which remove `<!--`.
+cut at them once when it is stored (split_page, under layered_key), and `page_response` fills the
+markers for the visitor asking, from a handful of small queries and small templates (see
+PERSONAL_PARTS). A marker cannot come from what merchants or shoppers type: text is escaped and
+descriptions are sanitised, both of which remove `<!--`.
 
 Every cache call goes through Django's cache API, so any backend configured in settings works; a
 cache that cannot be reached costs speed (the page is built from the database), never an answer.
@@ -33,7 +34,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -66,18 +67,34 @@ GENERATION_KEY = "catalog:generation"
 # apart from the "api" entries of earlier versions (pickled data), so a process of either version
 # never reads the other's entries while both run during a deploy.
 API_KIND = "api-json"
-PRODUCT_KINDS = ("page", API_KIND)
+PAGE_KIND = "page"
+PRODUCT_KINDS = (PAGE_KIND, API_KIND)
+
+# Layered pages keep their shared part split at its markers (split_page) under their key with this
+# suffix (layered_key). Earlier versions kept the HTML string under the bare key: the two never read
+# each other's entries while processes of both run during a deploy.
+LAYERED_SUFFIX = "split"
+
+
+def layered_key(key: str) -> str:
+    """The key a layered page's shared part is stored under, given the page's key."""
+    return f"{key}:{LAYERED_SUFFIX}"
 
 
 def product_key(kind: str, product_id: int, language: str) -> str:
-    """Key of one shared entry of a product: `kind` is "page" (its page body) or API_KIND."""
+    """Key of one shared entry of a product: `kind` is PAGE_KIND (its page body) or API_KIND."""
     return f"catalog:product:{kind}:{product_id}:{language}"
 
 
 def product_keys(product_id: int) -> list[str]:
-    """Every shared entry of a product, in every language."""
-    return [
+    """Every shared entry of a product, in every language: its page as stored now (layered_key) and
+    as earlier versions stored it (dropped as well, for processes of both versions during a deploy),
+    and its API representation."""
+    keys = [
         product_key(kind, product_id, code) for kind in PRODUCT_KINDS for code, _name in settings.LANGUAGES
+    ]
+    return keys + [
+        layered_key(product_key(PAGE_KIND, product_id, code)) for code, _name in settings.LANGUAGES
     ]
 
 
@@ -253,6 +270,10 @@ def json_response(request, body: bytes, *, add: dict | None = None) -> HttpRespo
 
 CSRF_PLACEHOLDER = "__weshop_csrf_placeholder__"
 MARKER = re.compile(r"<!--personal:([a-z_]+)((?::\d+)*)-->")
+# What split_page cuts a page at: markers and the CSRF placeholder (the second alternative).
+_SLOT = re.compile(MARKER.pattern + "|" + re.escape(CSRF_PLACEHOLDER))
+# The name split_page gives the CSRF placeholder's slot: no marker can be called so ([a-z_]+).
+CSRF_SLOT = "#csrf"
 
 
 def shared_render(request, template: str, context: dict) -> str:
@@ -264,23 +285,92 @@ def shared_render(request, template: str, context: dict) -> str:
     return render_to_string(template, {**context, "csrf_token": CSRF_PLACEHOLDER}, request)
 
 
+def split_page(html: str) -> tuple[str, tuple, tuple[int, ...], dict[str, frozenset[int]]]:
+    """A shared page cut at its markers once, when it is cached, so a request only joins it.
+
+    Finding the markers again on every request (a regular expression over the whole page, twice,
+    then parsing each marker's numbers) was the largest piece of a cached list page's own CPU.
+    Returns plain tuples, strings, ints and a dict (cheap to pickle, and to unpickle under any later
+    version of this module):
+
+    - `text`: the page with `%s` where each marker or CSRF placeholder was and every other `%`
+      doubled, so `text % values` puts them back in one step;
+    - `markers`: each distinct marker once, as (name, numbers), in the order of first appearance; the
+      CSRF placeholder is (CSRF_SLOT, ());
+    - `slots`: for each `%s` of `text`, the index of its marker in `markers`;
+    - `ids`: marker name -> the first numbers of its markers (the products whose ♡ or purchase the
+      page shows), which Visitor reads all at once.
+    """
+    pieces: list[str] = []
+    markers: list[tuple[str, tuple[int, ...]]] = []
+    index: dict[tuple[str, tuple[int, ...]], int] = {}
+    slots: list[int] = []
+    ids: dict[str, set[int]] = {}
+    position = 0
+    for match in _SLOT.finditer(html):
+        pieces.append(html[position : match.start()].replace("%", "%%"))
+        position = match.end()
+        name = match.group(1)
+        marker = (
+            (CSRF_SLOT, ()) if name is None else (name, tuple(int(a) for a in match.group(2).split(":")[1:]))
+        )
+        if marker not in index:
+            index[marker] = len(markers)
+            markers.append(marker)
+            if marker[1]:
+                ids.setdefault(name, set()).add(marker[1][0])
+        slots.append(index[marker])
+    pieces.append(html[position:].replace("%", "%%"))
+    return "%s".join(pieces), tuple(markers), tuple(slots), {name: frozenset(v) for name, v in ids.items()}
+
+
 # The session backend whose get_user takes a preloaded user (accounts.authentication.user_preloaded).
 SESSION_BACKEND = "accounts.backends.AccountBackend"
 
 
-class Visitor:
-    """What is personal about one request, each fact read at most once, for all markers together."""
+@functools.cache
+def _on_postgresql() -> bool:
+    # Read once per process: `connection.vendor` looks the connection up for the thread each time.
+    return connection.vendor == "postgresql"
 
-    def __init__(self, request, markers: list[tuple[str, tuple[int, ...]]], generation: int | None = None):
+
+_EMPTY: frozenset[int] = frozenset()
+
+
+class Visitor:
+    """What is personal about one request, each fact read at most once, for all markers together.
+
+    A page asks it for twenty or more parts (a ♥ per card), so what every part needs is kept at hand:
+    the figures once read, the language and DEBUG read once, the few distinct fragments rendered once
+    per request (`fragment`)."""
+
+    def __init__(
+        self,
+        request,
+        markers: Iterable[tuple[str, tuple[int, ...]]] = (),
+        generation: int | None = None,
+        *,
+        ids_by_name: dict[str, Collection[int]] | None = None,
+    ):
         self.request = request
         self.user = request.user
         self.generation = generation  # the catalog generation, when the page already read it
-        self.ids_by_name: dict[str, set[int]] = {}
-        for name, args in markers:
-            if args:
-                self.ids_by_name.setdefault(name, set()).add(args[0])
+        if ids_by_name is None:
+            ids_by_name = {}
+            for name, args in markers:
+                if args:
+                    ids_by_name.setdefault(name, set()).add(args[0])
+        self.ids_by_name = ids_by_name
         self._facts: dict[str, object] = {}
         self.prefetched: dict[str, object] = {}  # personal cache keys read with the shared part
+        self.language = get_language()
+        self._debug = settings.DEBUG
+        self._fragments: dict[tuple, str] = {}
+        self._hearts: dict[bool, str] = {}
+
+    def _liked_among(self) -> set[int]:
+        ids = self.ids_by_name
+        return set(ids.get("heart", _EMPTY)) | set(ids.get("like_form", _EMPTY))
 
     def load_signed_in(self) -> None:
         """For a shopper signed in through the session whose user is not loaded yet: read the user
@@ -296,7 +386,7 @@ class Visitor:
 
         request = self.request
         session = getattr(request, "session", None)
-        if connection.vendor != "postgresql" or session is None or hasattr(request, "_cached_user"):
+        if session is None or hasattr(request, "_cached_user") or not _on_postgresql():
             return
         if session.get(BACKEND_SESSION_KEY) != SESSION_BACKEND:
             return
@@ -304,11 +394,10 @@ class Visitor:
             user_id = int(session.get(SESSION_KEY))
         except (TypeError, ValueError):
             return
-        ids = self.ids_by_name
         user, facts = user_and_facts(
             user_id=user_id,
-            liked_among=ids.get("heart", set()) | ids.get("like_form", set()),
-            bought_among=ids.get("bought", set()),
+            liked_among=self._liked_among(),
+            bought_among=self.ids_by_name.get("bought", _EMPTY),
         )
         if user is None:
             return
@@ -317,30 +406,53 @@ class Visitor:
         if signed_in and request.user.pk == user.pk:
             self._facts["facts"] = facts
             session_user_remember(session.session_key, user.pk)
-
-    def _once(self, name: str, read: Callable[[], object]):
-        if name not in self._facts:
-            self._facts[name] = read()
-        return self._facts[name]
+            if getattr(request, "_cached_user", None) is user:  # what request.user stands for
+                self.user = user  # read directly by every part, not through the lazy object
 
     def facts(self):
         """Every personal figure the page's markers need, in one query (shop.selectors.visitor)."""
+        facts = self._facts.get("facts")
+        if facts is None:
+            facts = self._facts["facts"] = self._read_facts()
+        return facts
+
+    def _read_facts(self):
         from shop.selectors.visitor import visitor_facts
         from shop.views.cart import SESSION_CART_ID
 
-        def read():
-            cart_id = None
-            if not self.user.is_authenticated and settings.SESSION_COOKIE_NAME in self.request.COOKIES:
-                cart_id = self.request.session.get(SESSION_CART_ID)
-            ids = self.ids_by_name
-            return visitor_facts(
-                user=self.user,
-                liked_among=ids.get("heart", set()) | ids.get("like_form", set()),
-                bought_among=ids.get("bought", set()),
-                cart_id=cart_id,
-            )
+        cart_id = None
+        if not self.user.is_authenticated and settings.SESSION_COOKIE_NAME in self.request.COOKIES:
+            cart_id = self.request.session.get(SESSION_CART_ID)
+        return visitor_facts(
+            user=self.user,
+            liked_among=self._liked_among(),
+            bought_among=self.ids_by_name.get("bought", _EMPTY),
+            cart_id=cart_id,
+        )
 
-        return self._once("facts", read)
+    def fragment(self, template: str, context: dict) -> str:
+        """`_fragment` for this request: each distinct part rendered (or found in the process's
+        LRU) once per request, however many markers show it."""
+        key = (template, *sorted(context.items()))
+        html = self._fragments.get(key)
+        if html is None:
+            if self._debug:
+                html = get_template(template).render(context)
+            else:
+                html = _fragment_rendered(template, self.language, key[1:])
+            # A plain str: the page is joined with `%`, which calls SafeString's own __str__ (a
+            # Python method) for every slot it fills, twenty ♥ on a list page.
+            html = self._fragments[key] = str.__str__(html)
+        return html
+
+    def heart(self, product_id: int) -> str:
+        """The ♥ or ♡ of a card: asked for once per card, so kept per state without building a
+        context each time."""
+        liked = product_id in self.facts().liked
+        html = self._hearts.get(liked)
+        if html is None:
+            html = self._hearts[liked] = self.fragment("shop/personal/heart.html", {"liked": liked})
+        return html
 
 
 @functools.lru_cache(maxsize=4096)
@@ -369,7 +481,7 @@ fragment = _fragment  # for pages outside the catalog that render personal parts
 def _nav(visitor: Visitor, args) -> str:
     user = visitor.user
     signed_in = user.is_authenticated
-    return _fragment(
+    return visitor.fragment(
         "partials/topbar_nav.html",
         {
             "signed_in": signed_in,
@@ -392,17 +504,16 @@ def _messages(visitor: Visitor, args) -> str:
 
 
 def _cart_badge(visitor: Visitor, args) -> str:
-    return _fragment("shop/personal/cart_badge.html", {"cart_count": visitor.facts().cart_count})
+    return visitor.fragment("shop/personal/cart_badge.html", {"cart_count": visitor.facts().cart_count})
 
 
 def _heart(visitor: Visitor, args) -> str:
-    liked = args[0] in visitor.facts().liked
-    return visitor._once(f"heart:{liked}", lambda: _fragment("shop/personal/heart.html", {"liked": liked}))
+    return visitor.heart(args[0])
 
 
 def _like_form(visitor: Visitor, args) -> str:
     product_id, like_count = args
-    return _fragment(
+    return visitor.fragment(
         "shop/personal/like_form.html",
         {
             "product_id": product_id,
@@ -417,7 +528,7 @@ def _like_form(visitor: Visitor, args) -> str:
 def _bought(visitor: Visitor, args) -> str:
     if args[0] not in visitor.facts().bought:
         return ""
-    return _fragment("shop/personal/bought.html", {})
+    return visitor.fragment("shop/personal/bought.html", {})
 
 
 def friends_liked_key(user_id: int, language: str) -> str:
@@ -443,9 +554,11 @@ def session_user_remember(session_key: str | None, user_id: int) -> None:
 def personal_prefetch_keys(request, names: Iterable[str]) -> list[str]:
     """The cache keys of the visitor's own cached parts among `names` (only "friends_liked" is
     cached per shopper), for the session's hinted user; [] when no hint."""
+    if "friends_liked" not in names:
+        return []
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     user_id = _SESSION_USERS.get(session_key) if session_key else None
-    if user_id is None or "friends_liked" not in names:
+    if user_id is None:
         return []
     return [friends_liked_key(user_id, get_language())]
 
@@ -466,7 +579,7 @@ def _friends_liked(visitor: Visitor, args) -> str:
     user = visitor.user
     if not user.is_authenticated:
         return _fragment("shop/personal/friends_liked.html", {"signed_in": False, "friends_liked": ()})
-    key = friends_liked_key(user.pk, get_language())
+    key = friends_liked_key(user.pk, visitor.language)
     if key in visitor.prefetched and visitor.generation is not None:
         found, current = visitor.prefetched, visitor.generation
     elif visitor.generation is None:
@@ -501,7 +614,7 @@ PERSONAL_PARTS: dict[str, Callable[[Visitor, tuple[int, ...]], str]] = {
 
 def personalize(
     request,
-    shared: str,
+    shared: str | tuple,
     *,
     generation: int | None = None,
     parts: dict[str, str] | None = None,
@@ -509,28 +622,35 @@ def personalize(
 ) -> str:
     """The visitor's own page: every marker of `shared` filled for `request`, and its CSRF token.
 
-    `parts` fills markers the page's own view has already rendered for this visitor (name -> HTML,
-    for markers without arguments), before PERSONAL_PARTS is asked. `prefetched` holds cache entries
-    of per-shopper parts already read (key -> entry or None)."""
-    found = [(m.group(1), tuple(int(a) for a in m.group(2).split(":")[1:])) for m in MARKER.finditer(shared)]
-    visitor = Visitor(request, found, generation)
-    visitor.prefetched = prefetched or {}
+    `shared` is a page as split_page cut it (what the cache holds) or, for a page built for this
+    request alone, the HTML itself. `parts` fills markers the page's own view has already rendered
+    for this visitor (name -> HTML, for markers without arguments), before PERSONAL_PARTS is asked.
+    `prefetched` holds cache entries of per-shopper parts already read (key -> entry or None).
+
+    Each distinct marker is filled once; every CSRF placeholder, in the page or in a part, gets the
+    same freshly masked token."""
+    if isinstance(shared, str):
+        shared = split_page(shared)
+    text, markers, slots, ids = shared
+    visitor = Visitor(request, generation=generation, ids_by_name=ids)
+    if prefetched:
+        visitor.prefetched = prefetched
     visitor.load_signed_in()
-    filled = {}
-    for name, args in found:
-        if (name, args) not in filled:
-            if parts and name in parts and not args:
-                filled[name, args] = parts[name]
+    token = None
+    filled = []
+    for name, args in markers:
+        if name == CSRF_SLOT:
+            part = token = token or csrf_token(request)  # get_token's, cheaper
+        else:
+            if parts and not args and name in parts:
+                part = parts[name]
             else:
-                filled[name, args] = PERSONAL_PARTS[name](visitor, args)
-
-    def fill(match) -> str:
-        return filled[match.group(1), tuple(int(a) for a in match.group(2).split(":")[1:])]
-
-    body = MARKER.sub(fill, shared)
-    if CSRF_PLACEHOLDER in body:
-        body = body.replace(CSRF_PLACEHOLDER, csrf_token(request))  # get_token's, cheaper
-    return body
+                part = PERSONAL_PARTS[name](visitor, args)
+            if CSRF_PLACEHOLDER in part:  # a form among the personal parts (the ♡ button)
+                token = token or csrf_token(request)
+                part = part.replace(CSRF_PLACEHOLDER, token)
+        filled.append(part)
+    return text % tuple(map(filled.__getitem__, slots))
 
 
 def _unread_session_cache_key(request) -> str | None:
@@ -580,6 +700,7 @@ def page_response(
 ) -> HttpResponse:
     """A page whose shared part is cached under `key` (None: built every time) and whose personal
     parts are layered on for this visitor (`parts`: markers the view rendered itself, see personalize).
+    The shared part is stored as split_page cuts it, under layered_key(key).
     `personal` names the parts cached per shopper that the page shows (朋友♡: "friends_liked"): they
     are read in the same round trip as the shared part when this process knows the session's user.
 
@@ -593,22 +714,23 @@ def page_response(
     prefetch = personal_prefetch_keys(request, personal) if key is not None else []
     also += prefetch
     found: dict = {}
-    if key is not None:
+    stored_key = layered_key(key) if key is not None else None
+    if stored_key is not None:
         if generational:
-            built_at, shared, found = list_get_with(key, also=also)
+            built_at, shared, found = list_get_with(stored_key, also=also)
         else:
-            found = cache.get_many([key, *also])
-            shared = found.get(key)
+            found = cache.get_many([stored_key, *also])
+            shared = found.get(stored_key)
     if session_key and isinstance(found.get(session_key), dict):
         # What SessionStore.load() would have read from this cache a moment later.
         request.session._session_cache = found[session_key]
-    if shared is None:
-        shared = shared_render(request, template, build_context())
-        if key is not None:
+    if not isinstance(shared, tuple):  # not cached (or not as split_page cuts it): built now
+        shared = split_page(shared_render(request, template, build_context()))
+        if stored_key is not None:
             if generational:
-                list_set(key, built_at, shared)
+                list_set(stored_key, built_at, shared)
             else:
-                shared_set(key, shared)
+                shared_set(stored_key, shared)
     body = personalize(
         request,
         shared,

@@ -23,6 +23,7 @@ retried, outside a transaction; inside one the error stands. Behind a pooler in 
 set DATABASE_PREPARED_STATEMENTS=0.
 """
 
+import functools
 import hashlib
 import select
 import weakref
@@ -53,15 +54,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
 _prepared_on: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _statement(sql: str) -> tuple[str, str, int] | None:
-    """(name, PREPARE statement, number of parameters) for `sql` written with %s placeholders, or
-    None when it holds any other % (left to an ordinary execute)."""
+@functools.lru_cache(maxsize=1024)
+def _statement(sql: str) -> tuple[str, str, str] | None:
+    """(name, PREPARE statement, EXECUTE statement with its %s placeholders) for `sql` written with
+    %s placeholders, or None when it holds any other % (left to an ordinary execute).
+
+    Remembered per text: the statements that use this cursor are a few texts written once (each
+    from a cached builder), run on every signed-in page, where splitting, numbering and hashing the
+    text again each time cost more than the rest of the cursor's own Python."""
     parts = sql.split("%s")
     if any("%" in part for part in parts):
         return None
     numbered = parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))
     name = "weshop_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
-    return name, f"PREPARE {name} AS {numbered}", len(parts) - 1
+    execute = f"EXECUTE {name}({', '.join(['%s'] * (len(parts) - 1))})"
+    return name, f"PREPARE {name} AS {numbered}", execute
 
 
 class PreparedCursor:
@@ -81,7 +88,7 @@ class PreparedCursor:
         statement = _statement(sql)
         if statement is None:
             return self.cursor.execute(sql, params)
-        name, prepare, arity = statement
+        name, prepare, execute = statement
         for attempt in (1, 2):
             raw = self.wrapper.connection
             names = _prepared_on.setdefault(raw, set())
@@ -89,7 +96,7 @@ class PreparedCursor:
                 raw.execute(prepare)  # once per connection; setup, not one of the request's queries
                 names.add(name)
             try:
-                return self.cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * arity)})", params)
+                return self.cursor.execute(execute, params)
             except ProgrammingError as error:
                 if getattr(error.__cause__, "sqlstate", None) != "26000":  # not "no such statement"
                     raise

@@ -126,7 +126,7 @@ def category_detail(request, slug: str):
 
 
 def product_detail(request, pk: int):
-    key = catalog_cache.product_key("page", pk, get_language()) if not request.GET else None
+    key = catalog_cache.product_key(catalog_cache.PAGE_KIND, pk, get_language()) if not request.GET else None
 
     def build():
         product = selectors.product_visible_or_none(product_id=pk)

@@ -47,7 +47,9 @@ def test_send_claim_ship_thank(page, browser, live_server, sandbox_reaches_live_
     assert page.get_by_test_id("gift-share-card").get_attribute("data-status") == "open"
     link = page.get_by_test_id("gift-link").inner_text()
     assert gift.token in link
-    assert page.get_by_test_id("gift-qr").evaluate("img => img.naturalWidth") > 0
+    # The QR image loads after the page is shown: wait for it (as the affiliate flow does) rather
+    # than read its width the moment the card appears.
+    page.wait_for_function("document.querySelector('[data-testid=gift-qr]').naturalWidth > 0")
     screenshot(page, "share-card")
 
     # The recipient, in a browser of their own: opens the link signed out, signs in, comes back.

@@ -7,7 +7,7 @@ from django.db import IntegrityError
 from django.test import override_settings
 
 from shop.catalog_cache import GENERATION_KEY as CATALOG_GENERATION_KEY
-from shop.catalog_cache import product_key
+from shop.catalog_cache import layered_key, product_key
 from shop.models import SKU, Product, ProductLike
 from shop.services import catalog as services
 from tests.shop.factories import ProductFactory, image_upload, product_with_grid
@@ -249,6 +249,7 @@ def test_shop_create_is_idempotent_and_makes_the_owner_staff(db):
 def test_edits_drop_the_cached_pages_of_the_product(shop, django_capture_on_commit_callbacks):
     product = product_with_grid(shop=shop)
     keys = [product_key("page", product.pk, "zh-hans"), product_key("page", product.pk, "en")]
+    keys += [layered_key(key) for key in keys]  # as stored now, and as earlier versions stored it
     for key in keys:
         cache.set(key, "stale")
     cache.set(CATALOG_GENERATION_KEY, 5, timeout=None)

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from config.cache import redis_client
 from shop.api.order_serializers import OrderOutputSerializer, PlacedOrderOutputSerializer
-from shop.catalog_cache import API_KIND, product_key
+from shop.catalog_cache import API_KIND, layered_key, product_key
 from shop.catalog_cache import GENERATION_KEY as CATALOG_GENERATION_KEY
 from shop.models import Order
 from shop.services.checkout import checkout_place
@@ -126,6 +126,8 @@ def test_placing_an_order_drops_only_its_products_parts_not_every_list_page(
         product_key("page", sku.product_id, "zh-hans"),
         product_key("page", sku.product_id, "en"),
         product_key(API_KIND, sku.product_id, "zh-hans"),
+        layered_key(product_key("page", sku.product_id, "zh-hans")),
+        layered_key(product_key("page", sku.product_id, "en")),
     ]
     other = product_key("page", sku.product_id + 1000, "zh-hans")
     cache.set_many({**dict.fromkeys(pages, "stale"), other: "fresh"})

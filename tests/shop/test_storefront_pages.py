@@ -240,7 +240,7 @@ def test_order_events_drop_cached_product_pages(client, shop, shopper, django_ca
 
     product = product_with_grid(shop=shop, stock=5)
     client.get(f"/products/{product.pk}/")
-    assert cache.get(f"catalog:product:page:{product.pk}:zh-hans")
+    assert cache.get(f"catalog:product:page:{product.pk}:zh-hans:split")
     from django.utils import timezone
 
     order = Order.objects.create(
@@ -251,7 +251,7 @@ def test_order_events_drop_cached_product_pages(client, shop, shopper, django_ca
     )
     with django_capture_on_commit_callbacks(execute=True):
         signals.order_placed.send(sender=Order, order=order)
-    assert cache.get(f"catalog:product:page:{product.pk}:zh-hans") is None
+    assert cache.get(f"catalog:product:page:{product.pk}:zh-hans:split") is None
 
 
 def test_signed_in_pages_are_not_served_from_the_shared_cache(client, shop, shopper):

@@ -36,10 +36,13 @@ from shop.services.errors import (
 )
 from shop.services.locking import lock_one
 from shop.services.rawsql import (
+    Clash,
+    Keyed,
     column,
     insert_many_unique,
     insert_together,
     instances_from_row,
+    next_key_sql,
     select_list,
     valid_id,
 )
@@ -143,7 +146,7 @@ def buyer_address(*, buyer, address_id) -> Address | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _skus_sql(count: int | None, with_address: bool = False) -> str:
+def _skus_sql(count: int | None, with_address: bool = False, with_order_keys: bool = False) -> str:
     """SKUs by id with their product, shop and the path of the product's first image (the same
     ordering as ProductImage's: position, then id). On PostgreSQL (`count` None) the ids are one
     array, so the text is the same for any number and is planned once per connection
@@ -151,7 +154,9 @@ def _skus_sql(count: int | None, with_address: bool = False) -> str:
 
     `with_address` also reads one of the buyer's addresses on every row (its columns NULL when the
     id is not theirs), so a standard checkout's two reads are one round trip; its parameters, the
-    address id and the buyer's id, come before the SKU ids."""
+    address id and the buyer's id, come before the SKU ids. `with_order_keys` (PostgreSQL) draws an
+    order id from the orders' sequence on every row, last: a checkout places at most one order per
+    SKU, so it knows its orders' ids before it writes them (see checkout_place)."""
     first_image = (
         f'SELECT {column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
         f"WHERE {column(ProductImage, 'product_id')} = {column(SKU, 'product_id')} "
@@ -164,8 +169,10 @@ def _skus_sql(count: int | None, with_address: bool = False) -> str:
             f'LEFT JOIN "{Address._meta.db_table}" ON {column(Address, "id")} = %s '
             f"AND {column(Address, 'user_id')} = %s "
         )
+    order_key = f", {next_key_sql(Order)}" if with_order_keys else ""
     return (
-        f'SELECT {select_list(_SKU_COLUMNS)}, ({first_image}){address_columns} FROM "{SKU._meta.db_table}" '
+        f"SELECT {select_list(_SKU_COLUMNS)}, ({first_image}){address_columns}{order_key} "
+        f'FROM "{SKU._meta.db_table}" '
         f'JOIN "{Product._meta.db_table}" ON {column(Product, "id")} = {column(SKU, "product_id")} '
         f'JOIN "{Shop._meta.db_table}" ON {column(Shop, "id")} = {column(Product, "shop_id")} '
         + address_join
@@ -180,21 +187,26 @@ def _skus_sql(count: int | None, with_address: bool = False) -> str:
 _SKU_WIDTH = sum(len(attnames) for _model, attnames in _SKU_COLUMNS) + 1  # and the first image
 
 
-def _purchasable_skus(sku_ids, *, buyer=None, address_id=None) -> tuple[dict[int, SKU], Address | None]:
+def _purchasable_skus(
+    sku_ids, *, buyer=None, address_id=None
+) -> tuple[dict[int, SKU], Address | None, list[int]]:
     """The SKUs of `sku_ids`, each purchasable (else NotPurchasable or Unpriced), with their product
-    and shop; and, when `buyer` is given, their address `address_id` read in the same statement (None
-    when it is not theirs)."""
+    and shop; when `buyer` is given, their address `address_id` read in the same statement (None
+    when it is not theirs, which raises AddressRequired); and on PostgreSQL one new order id per SKU
+    (else [])."""
     ids = sorted({valid for valid in map(valid_id, sku_ids) if valid is not None})
     with_address = buyer is not None
     address_params = [address_id, buyer.pk] if with_address else []
+    postgres = connection.vendor == "postgresql"
     rows = []
     if ids:
         with prepared_cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(_skus_sql(None, with_address), [*address_params, ids])
+            if postgres:
+                cursor.execute(_skus_sql(None, with_address, True), [*address_params, ids])
             else:
                 cursor.execute(_skus_sql(len(ids), with_address), [*address_params, *ids])
             rows = cursor.fetchall()
+    order_keys = [row[-1] for row in rows] if postgres else []
     address = None
     if with_address:
         if rows:
@@ -224,7 +236,7 @@ def _purchasable_skus(sku_ids, *, buyer=None, address_id=None) -> tuple[dict[int
         if sku.price_fen <= 0:  # could be ordered, but never paid: refused here, where it starts
             name = f"{sku.product.title} {sku.spec_label}".strip()
             raise Unpriced(f"{Unpriced.default_message} ({name})", field="sku_id")
-    return skus, address
+    return skus, address, order_keys
 
 
 def _evaluated(order: Order, lines: list[OrderLine]):
@@ -279,7 +291,9 @@ def checkout_place(
         except ValueError:
             raise DomainError(_("Invalid checkout id."), field="checkout_id") from None
     # A standard order's address is read with its SKUs, in one statement.
-    skus, address = _purchasable_skus(quantities, buyer=buyer if standard else None, address_id=address_id)
+    skus, address, order_keys = _purchasable_skus(
+        quantities, buyer=buyer if standard else None, address_id=address_id
+    )
     images = {sku.product_id: product_thumbnail_url(sku.product) for sku in skus.values()}
     notes = {int(shop_id): (note or "").strip()[:200] for shop_id, note in (notes or {}).items()}
 
@@ -290,91 +304,148 @@ def checkout_place(
 
     now = timezone.now()
     deadline = now + settings.ORDER_PAYMENT_TIMEOUT
-    with transaction.atomic():
-        if checkout_id is not None:
-            lock_one(get_user_model().objects.filter(pk=buyer.pk).only("pk"))
-            existing = list(
-                Order.objects.filter(buyer=buyer, checkout_id=checkout_id)
-                .select_related("shop")
-                .prefetch_related("lines")
-                .order_by("pk")
-            )
-            if existing:
-                return existing
-        else:
-            checkout_id = uuid.uuid4()
-        orders = []
-        shops = {sku.product.shop_id: sku.product.shop for sku in skus.values()}
-        for shop_id, shop_lines in by_shop.items():
-            items_fen = sum(sku.price_fen * quantity for sku, quantity in shop_lines)
-            order = Order(
-                number=order_number_generate(now),
-                buyer=buyer,
-                shop=shops[shop_id],
-                kind=kind,
-                checkout_id=checkout_id,
-                items_fen=items_fen,
-                shipping_fen=0,
-                total_fen=items_fen,
-                note=notes.get(shop_id, note.strip()[:200]),
-                payment_deadline=deadline,
-            )
-            if address is not None:
-                order.recipient_name = address.recipient_name
-                order.recipient_phone = address.phone
-                order.province = address.province
-                order.city = address.city
-                order.district = address.district
-                order.address_detail = address.detail
-            orders.append(order)
-        # Numbers are random: a clash (with a committed order or a concurrent checkout) draws again.
-        insert_many_unique(orders, unique="number", regenerate=_renumber)
-        lines = []
-        for order in orders:
-            for sku, quantity in by_shop[order.shop_id]:
-                lines.append(
-                    OrderLine(
-                        order=order,
-                        sku=sku,
-                        product_id=sku.product_id,
-                        title=sku.product.title,
-                        spec_label=sku.spec_label,
-                        image_url=images.get(sku.product_id, "")[:300],
-                        unit_price_fen=sku.price_fen,
-                        quantity=quantity,
-                        total_fen=sku.price_fen * quantity,
-                    )
+    # Numbers are random: one taken meanwhile (by a committed order or a concurrent checkout) rolls
+    # the attempt back, and the next draws new ones. On PostgreSQL the orders are written with ids
+    # drawn beforehand, in the one statement that writes everything else.
+    for attempt in range(1, ORDER_NUMBER_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _place(
+                    buyer=buyer,
+                    skus=skus,
+                    by_shop=by_shop,
+                    quantities=quantities,
+                    address=address,
+                    images=images,
+                    notes=notes,
+                    note=note,
+                    kind=kind,
+                    checkout_id=checkout_id,
+                    cart_id=cart_id,
+                    checkout_context=checkout_context,
+                    now=now,
+                    deadline=deadline,
+                    order_keys=order_keys,
                 )
-        hooks.run_checkout_line_hooks(buyer=buyer, orders=orders, lines=lines, context=checkout_context)
-        if cart_id is not None:
-            CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(quantities)).delete()
-        # The lines, the events and the announcement of order_placed (outbox messages, relayed on
-        # commit) go in one statement, and so does the stock taken from a single SKU: durable
-        # announcements cost checkout no extra round trip. Last, so the SKU rows stay locked only
-        # for this statement and the commit.
-        announcements = order_announcement_messages(signals.order_placed, orders=orders)
-        take_one = stock_take_one(quantities=quantities)
-        taken = insert_together(
-            lines,
-            [
-                OrderEvent(
-                    order=order,
-                    actor=buyer,
-                    kind=OrderEvent.Kind.PLACED,
-                    to_status=Order.Status.PENDING_PAYMENT,
-                )
-                for order in orders
-            ],
-            announcements,
-            also=take_one,
+        except Clash:
+            if attempt == ORDER_NUMBER_ATTEMPTS:  # a broken generator, not bad luck
+                raise RuntimeError(f"order numbers still taken after {attempt} attempts") from None
+    raise AssertionError("unreachable")
+
+
+ORDER_NUMBER_ATTEMPTS = 8
+
+
+def _place(
+    *,
+    buyer,
+    skus,
+    by_shop,
+    quantities,
+    address,
+    images,
+    notes,
+    note,
+    kind,
+    checkout_id,
+    cart_id,
+    checkout_context,
+    now,
+    deadline,
+    order_keys,
+) -> list[Order]:
+    """One attempt of checkout_place's transaction (see there); raises Clash when an order number
+    was taken meanwhile."""
+    if checkout_id is not None:
+        lock_one(get_user_model().objects.filter(pk=buyer.pk).only("pk"))
+        existing = list(
+            Order.objects.filter(buyer=buyer, checkout_id=checkout_id)
+            .select_related("shop")
+            .prefetch_related("lines")
+            .order_by("pk")
         )
-        if take_one is None:  # several SKUs: locked in order, then taken
-            stock_take(quantities=quantities)
-        elif taken != 1:
-            raise OutOfStock(field=f"sku_{next(iter(quantities))}")
-        outbox_relay_on_commit(announcements)
-        for order in orders:  # callers render the answer from memory, without asking again
-            order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
+        if existing:
+            return existing
+    else:
+        checkout_id = uuid.uuid4()
+    orders = []
+    shops = {sku.product.shop_id: sku.product.shop for sku in skus.values()}
+    for shop_id, shop_lines in by_shop.items():
+        items_fen = sum(sku.price_fen * quantity for sku, quantity in shop_lines)
+        order = Order(
+            number=order_number_generate(now),
+            buyer=buyer,
+            shop=shops[shop_id],
+            kind=kind,
+            checkout_id=checkout_id,
+            items_fen=items_fen,
+            shipping_fen=0,
+            total_fen=items_fen,
+            note=notes.get(shop_id, note.strip()[:200]),
+            payment_deadline=deadline,
+        )
+        if address is not None:
+            order.recipient_name = address.recipient_name
+            order.recipient_phone = address.phone
+            order.province = address.province
+            order.city = address.city
+            order.district = address.district
+            order.address_detail = address.detail
+        orders.append(order)
+    if order_keys:  # drawn with the SKUs: the orders go in the statement below with the rest
+        for order, key in zip(orders, order_keys, strict=False):
+            order.pk = key
+        placed = Keyed(orders, unique="number")
+    else:  # the SQLite demo: the orders first, to learn their ids
+        insert_many_unique(orders, unique="number", regenerate=_renumber)
+        placed = []
+    lines = []
+    for order in orders:
+        for sku, quantity in by_shop[order.shop_id]:
+            lines.append(
+                OrderLine(
+                    order=order,
+                    sku=sku,
+                    product_id=sku.product_id,
+                    title=sku.product.title,
+                    spec_label=sku.spec_label,
+                    image_url=images.get(sku.product_id, "")[:300],
+                    unit_price_fen=sku.price_fen,
+                    quantity=quantity,
+                    total_fen=sku.price_fen * quantity,
+                )
+            )
+    hooks.run_checkout_line_hooks(buyer=buyer, orders=orders, lines=lines, context=checkout_context)
+    if cart_id is not None:
+        CartLine.objects.filter(cart_id=cart_id, sku_id__in=list(quantities)).delete()
+    # The orders, lines, events and the announcement of order_placed (outbox messages, relayed on
+    # commit) go in one statement, and so does the stock taken from a single SKU: durable
+    # announcements cost checkout no extra round trip. Last, so the SKU rows stay locked only for
+    # this statement and the commit.
+    announcements = order_announcement_messages(signals.order_placed, orders=orders)
+    take_one = stock_take_one(quantities=quantities)
+    taken = insert_together(
+        placed,
+        lines,
+        [
+            OrderEvent(
+                order=order,
+                actor=buyer,
+                kind=OrderEvent.Kind.PLACED,
+                to_status=Order.Status.PENDING_PAYMENT,
+            )
+            for order in orders
+        ],
+        announcements,
+        also=take_one,
+    )
+    if take_one is None:  # several SKUs: locked in order, then taken
+        stock_take(quantities=quantities)
+    elif taken != 1:
+        raise OutOfStock(field=f"sku_{next(iter(quantities))}")
+    outbox_relay_on_commit(announcements)
+    for order in orders:  # callers render the answer from memory, without asking again
+        order._prefetched_objects_cache = {"lines": _evaluated(order, lines)}
     return orders
 
 

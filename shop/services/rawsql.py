@@ -46,22 +46,46 @@ def valid_id(value) -> int | None:
     return value if 0 < value <= MAX_ID else None
 
 
-def _insert_fields(model) -> list:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
+def _insert_fields(model, keyed: bool = False) -> list:
+    """The fields an INSERT writes: all but the primary key, which `keyed` rows carry themselves."""
+    return [field for field in model._meta.concrete_fields if keyed or not field.primary_key]
+
+
+def next_key_sql(model) -> str:
+    """SQL for the next value of `model`'s primary key sequence (PostgreSQL): drawn in a statement
+    the caller runs anyway, so rows can be written with their keys known beforehand (`Keyed`)."""
+    table, key = model._meta.db_table, model._meta.pk.column
+    return f"nextval(pg_get_serial_sequence('\"{table}\"', '{key}'))"
+
+
+class Keyed(list):
+    """A group of new objects for `insert_together` whose primary keys are already set (from
+    `next_key_sql`), so rows of other groups in the same statement can point at them. They are
+    inserted with `ON CONFLICT (unique) DO NOTHING`; if any `unique` value was taken, Clash is raised
+    and the caller rolls the transaction back and tries again with new values."""
+
+    def __init__(self, objects, *, unique: str):
+        super().__init__(objects)
+        self.unique = unique
+
+
+class Clash(Exception):
+    """A `Keyed` row's unique value was taken (by a committed row or a concurrent transaction's)."""
 
 
 @functools.lru_cache(maxsize=64)
-def _insert_sql(model, rows: int, unique: str | None = None) -> str:
-    fields = _insert_fields(model)
+def _insert_sql(model, rows: int, unique: str | None = None, keyed: bool = False) -> str:
+    fields = _insert_fields(model, keyed)
     columns = ", ".join(f'"{field.column}"' for field in fields)
     values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
     table, key = model._meta.db_table, model._meta.pk.column
     if unique is None:
         return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
     column_name = model._meta.get_field(unique).column
+    returning = f'"{key}"' if keyed else f'"{key}", "{column_name}"'
     return (
         f'INSERT INTO "{table}" ({columns}) VALUES {values} '
-        f'ON CONFLICT ("{column_name}") DO NOTHING RETURNING "{key}", "{column_name}"'
+        f'ON CONFLICT ("{column_name}") DO NOTHING RETURNING {returning}'
     )
 
 
@@ -129,8 +153,9 @@ def insert_many_unique(
 @functools.lru_cache(maxsize=64)
 def _insert_together_sql(shape: tuple, also: str | None = None) -> str:
     parts, selects = [], []
-    for index, (model, rows) in enumerate(shape):
-        parts.append(f"g{index} AS ({_insert_sql(model, rows)})")
+    for index, (model, rows, unique) in enumerate(shape):
+        keyed = unique is not None
+        parts.append(f"g{index} AS ({_insert_sql(model, rows, unique, keyed)})")
         selects.append(f'SELECT {index}, "{model._meta.pk.column}" FROM g{index}')
     if also is not None:
         parts.append(f"g{len(shape)} AS ({also})")
@@ -140,8 +165,10 @@ def _insert_together_sql(shape: tuple, also: str | None = None) -> str:
 
 def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int | None:
     """`insert_many` for several models in one statement (PostgreSQL's data-modifying WITH), so
-    inserting a second kind of row costs no extra round trip: checkout writes its lines, order events
-    and outbox messages this way. Empty groups are skipped; elsewhere each group is its own INSERT.
+    inserting a second kind of row costs no extra round trip: checkout writes its orders, lines,
+    order events and outbox messages this way. Empty groups are skipped; elsewhere each group is its
+    own INSERT. A `Keyed` group (PostgreSQL only) carries its primary keys, so the groups after it
+    can point at its rows; Clash is raised when one of its unique values was taken.
 
     `also` is one more data-modifying statement (SQL ending in RETURNING, and its parameters) run in
     the same statement, after the inserts' parameters; the number of rows it returned is returned
@@ -149,6 +176,8 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
     groups = tuple(group for group in groups if group)
     database = connections[DEFAULT_DB_ALIAS]
     if database.vendor != "postgresql" or len(groups) + (also is not None) < 2:
+        if any(isinstance(group, Keyed) for group in groups):
+            raise ValueError("Keyed groups are written together with others, on PostgreSQL only")
         for group in groups:
             insert_many(group)
         if also is None:
@@ -156,22 +185,28 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
         with _insert_cursor(database, 1) as cursor:
             cursor.execute(*also)
             return len(cursor.fetchall())
-    shape = tuple((type(group[0]), len(group)) for group in groups)
+    shape = tuple(
+        (type(group[0]), len(group), group.unique if isinstance(group, Keyed) else None) for group in groups
+    )
     params = [
         field.get_db_prep_save(field.pre_save(obj, True), database)
         for group in groups
         for obj in group
-        for field in _insert_fields(type(obj))
+        for field in _insert_fields(type(obj), isinstance(group, Keyed))
     ]
     if also is not None:
         params += also[1]
-    with _insert_cursor(database, sum(rows for _model, rows in shape)) as cursor:
+    with _insert_cursor(database, sum(rows for _model, rows, _unique in shape)) as cursor:
         cursor.execute(_insert_together_sql(shape, also[0] if also else None), params)
         rows = cursor.fetchall()
     keys: list[list] = [[] for _ in range(len(groups) + 1)]
     for index, key in rows:
         keys[index].append(key)
     for group, group_keys in zip(groups, keys, strict=False):
+        if isinstance(group, Keyed):
+            if len(group_keys) != len(group):
+                raise Clash(f"{type(group[0]).__name__}.{group.unique} taken")
+            group_keys = [obj.pk for obj in group]
         for obj, key in zip(group, group_keys, strict=True):
             obj.pk = key
             obj._state.adding, obj._state.db = False, database.alias

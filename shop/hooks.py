@@ -6,9 +6,10 @@ Checkout offers two hooks (apps register in their AppConfig.ready):
   request (e.g. a signed cookie) before checkout starts. The checkout views merge their answers
   into one `checkout_context` dict and pass it to the checkout service.
 - `checkout_line_hooks`: functions `(*, buyer, orders, lines, context) -> None` called inside the
-  checkout's own transaction, after the orders are written and before their lines are, so they may
-  set `line.attribution` (an opaque JSON value the shop stores and never reads). An exception from a
-  hook refuses the checkout, as any other error inside the transaction would.
+  checkout's own transaction, before the orders and their lines are written (on PostgreSQL the
+  orders already carry the ids they will be written with), so they may set `line.attribution` (an
+  opaque JSON value the shop stores and never reads). An exception from a hook refuses the checkout,
+  as any other error inside the transaction would.
 """
 
 from collections.abc import Callable

@@ -5,11 +5,12 @@ Checkout offers two hooks (apps register in their AppConfig.ready):
 - `checkout_context_providers`: functions `(request) -> dict` that pick what they need from the
   request (e.g. a signed cookie) before checkout starts. The checkout views merge their answers
   into one `checkout_context` dict and pass it to the checkout service.
-- `checkout_line_hooks`: functions `(*, buyer, orders, lines, context) -> None` called inside the
-  checkout's own transaction, before the orders and their lines are written (on PostgreSQL the
-  orders already carry the ids they will be written with), so they may set `line.attribution` (an
-  opaque JSON value the shop stores and never reads). An exception from a hook refuses the checkout,
-  as any other error inside the transaction would.
+- `checkout_line_hooks`: functions `(*, buyer, orders, lines, context) -> None` called before the
+  orders and their lines are written (on PostgreSQL the orders already carry the ids they will be
+  written with), inside the checkout's transaction, or just before the one statement that writes a
+  single-SKU "buy now" (see checkout_place), so they may set `line.attribution` (an opaque JSON
+  value the shop stores and never reads). They read; they must not write. An exception from a hook
+  refuses the checkout and nothing is written.
 """
 
 from collections.abc import Callable

@@ -5,6 +5,7 @@ onto the order lines; the client never sends a price. Stock is taken by conditio
 transaction, as its last statement, so the hot SKU row is locked only for the UPDATE and the commit.
 """
 
+import contextlib
 import functools
 import logging
 import secrets
@@ -14,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +37,6 @@ from shop.services.errors import (
 )
 from shop.services.locking import lock_one
 from shop.services.rawsql import (
-    Clash,
     Keyed,
     column,
     insert_many_unique,
@@ -46,7 +46,7 @@ from shop.services.rawsql import (
     select_list,
     valid_id,
 )
-from shop.services.stock import stock_take, stock_take_one
+from shop.services.stock import STOCK_CONSTRAINT, stock_take, stock_take_one
 
 logger = logging.getLogger(__name__)
 
@@ -275,7 +275,13 @@ def checkout_place(
     buyer (only with a key), then the SKUs in primary-key order (through stock_take).
 
     `checkout_context` (from `shop.hooks.checkout_context(request)`) goes to the registered checkout
-    line hooks, which run inside this transaction before the lines are written.
+    line hooks, which run inside this transaction before the orders and lines are written.
+
+    On PostgreSQL a "buy now" of one SKU with no key and no cart, called outside any transaction,
+    needs none: one statement writes the order, its line, event, announcement and stock (a statement
+    is atomic by itself), which saves the BEGIN and COMMIT round trips. The stock's CheckConstraint
+    then refuses a take the stock cannot cover, failing the statement, and a SKU deleted meanwhile
+    fails it on the line's foreign key (NotPurchasable); the hooks run just before it.
 
     `kind` gift places an order with no address (a gift's copies ship as sub-orders when claimed,
     shop/services/sub_orders.py); `max_quantity` lets such an order hold more units than a cart line.
@@ -304,12 +310,15 @@ def checkout_place(
 
     now = timezone.now()
     deadline = now + settings.ORDER_PAYMENT_TIMEOUT
-    # Numbers are random: one taken meanwhile (by a committed order or a concurrent checkout) rolls
-    # the attempt back, and the next draws new ones. On PostgreSQL the orders are written with ids
-    # drawn beforehand, in the one statement that writes everything else.
+    # One statement outside any transaction writes a "buy now" of one SKU with no idempotency key
+    # (no BEGIN or COMMIT round trips); anything else writes in a transaction.
+    single = bool(order_keys) and len(quantities) == 1 and checkout_id is None and cart_id is None
+    single = single and connection.get_autocommit() and not connection.in_atomic_block
+    # Numbers are random: one taken meanwhile (by a committed order or a concurrent checkout) fails
+    # the attempt, which is rolled back as a whole, and the next draws new ones.
     for attempt in range(1, ORDER_NUMBER_ATTEMPTS + 1):
         try:
-            with transaction.atomic():
+            with contextlib.nullcontext() if single else transaction.atomic():
                 return _place(
                     buyer=buyer,
                     skus=skus,
@@ -326,11 +335,29 @@ def checkout_place(
                     now=now,
                     deadline=deadline,
                     order_keys=order_keys,
+                    single=single,
                 )
-        except Clash:
-            if attempt == ORDER_NUMBER_ATTEMPTS:  # a broken generator, not bad luck
-                raise RuntimeError(f"order numbers still taken after {attempt} attempts") from None
+        except IntegrityError as error:
+            if _violation(error, "23505", Order) and attempt < ORDER_NUMBER_ATTEMPTS:
+                continue  # the order number was taken: nothing was written, draw again
+            if single and _violation(error, "23514", SKU, constraint=STOCK_CONSTRAINT):
+                raise OutOfStock(field=f"sku_{next(iter(quantities))}") from None
+            if single and _violation(error, "23503", OrderLine):
+                raise NotPurchasable(field="sku_id") from None  # the SKU was deleted meanwhile
+            raise
     raise AssertionError("unreachable")
+
+
+def _violation(error: IntegrityError, sqlstate: str, model, *, constraint: str | None = None) -> bool:
+    """Whether `error` is PostgreSQL's `sqlstate` on `model`'s table (and `constraint`, if named)."""
+    cause = error.__cause__
+    diag = getattr(cause, "diag", None)
+    return (
+        getattr(cause, "sqlstate", None) == sqlstate
+        and diag is not None
+        and diag.table_name == model._meta.db_table
+        and (constraint is None or diag.constraint_name == constraint)
+    )
 
 
 ORDER_NUMBER_ATTEMPTS = 8
@@ -353,9 +380,10 @@ def _place(
     now,
     deadline,
     order_keys,
+    single: bool = False,
 ) -> list[Order]:
-    """One attempt of checkout_place's transaction (see there); raises Clash when an order number
-    was taken meanwhile."""
+    """One attempt of checkout_place's writes (see there), in its transaction or, `single`, as one
+    statement on its own; an order number taken meanwhile raises IntegrityError."""
     if checkout_id is not None:
         lock_one(get_user_model().objects.filter(pk=buyer.pk).only("pk"))
         existing = list(
@@ -395,7 +423,7 @@ def _place(
     if order_keys:  # drawn with the SKUs: the orders go in the statement below with the rest
         for order, key in zip(orders, order_keys, strict=False):
             order.pk = key
-        placed = Keyed(orders, unique="number")
+        placed = Keyed(orders)
     else:  # the SQLite demo: the orders first, to learn their ids
         insert_many_unique(orders, unique="number", regenerate=_renumber)
         placed = []
@@ -423,7 +451,7 @@ def _place(
     # announcements cost checkout no extra round trip. Last, so the SKU rows stay locked only for
     # this statement and the commit.
     announcements = order_announcement_messages(signals.order_placed, orders=orders)
-    take_one = stock_take_one(quantities=quantities)
+    take_one = stock_take_one(quantities=quantities, refused_by_constraint=single)
     taken = insert_together(
         placed,
         lines,

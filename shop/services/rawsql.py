@@ -60,17 +60,9 @@ def next_key_sql(model) -> str:
 
 class Keyed(list):
     """A group of new objects for `insert_together` whose primary keys are already set (from
-    `next_key_sql`), so rows of other groups in the same statement can point at them. They are
-    inserted with `ON CONFLICT (unique) DO NOTHING`; if any `unique` value was taken, Clash is raised
-    and the caller rolls the transaction back and tries again with new values."""
-
-    def __init__(self, objects, *, unique: str):
-        super().__init__(objects)
-        self.unique = unique
-
-
-class Clash(Exception):
-    """A `Keyed` row's unique value was taken (by a committed row or a concurrent transaction's)."""
+    `next_key_sql`), so rows of other groups in the same statement can point at them. A unique
+    value of theirs that is taken fails the statement (IntegrityError), which the caller's
+    transaction then rolls back as a whole; checkout draws new order numbers and tries again."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -82,10 +74,9 @@ def _insert_sql(model, rows: int, unique: str | None = None, keyed: bool = False
     if unique is None:
         return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
     column_name = model._meta.get_field(unique).column
-    returning = f'"{key}"' if keyed else f'"{key}", "{column_name}"'
     return (
         f'INSERT INTO "{table}" ({columns}) VALUES {values} '
-        f'ON CONFLICT ("{column_name}") DO NOTHING RETURNING {returning}'
+        f'ON CONFLICT ("{column_name}") DO NOTHING RETURNING "{key}", "{column_name}"'
     )
 
 
@@ -153,9 +144,8 @@ def insert_many_unique(
 @functools.lru_cache(maxsize=64)
 def _insert_together_sql(shape: tuple, also: str | None = None) -> str:
     parts, selects = [], []
-    for index, (model, rows, unique) in enumerate(shape):
-        keyed = unique is not None
-        parts.append(f"g{index} AS ({_insert_sql(model, rows, unique, keyed)})")
+    for index, (model, rows, keyed) in enumerate(shape):
+        parts.append(f"g{index} AS ({_insert_sql(model, rows, keyed=keyed)})")
         selects.append(f'SELECT {index}, "{model._meta.pk.column}" FROM g{index}')
     if also is not None:
         parts.append(f"g{len(shape)} AS ({also})")
@@ -168,7 +158,7 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
     inserting a second kind of row costs no extra round trip: checkout writes its orders, lines,
     order events and outbox messages this way. Empty groups are skipped; elsewhere each group is its
     own INSERT. A `Keyed` group (PostgreSQL only) carries its primary keys, so the groups after it
-    can point at its rows; Clash is raised when one of its unique values was taken.
+    can point at its rows.
 
     `also` is one more data-modifying statement (SQL ending in RETURNING, and its parameters) run in
     the same statement, after the inserts' parameters; the number of rows it returned is returned
@@ -185,9 +175,7 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
         with _insert_cursor(database, 1) as cursor:
             cursor.execute(*also)
             return len(cursor.fetchall())
-    shape = tuple(
-        (type(group[0]), len(group), group.unique if isinstance(group, Keyed) else None) for group in groups
-    )
+    shape = tuple((type(group[0]), len(group), isinstance(group, Keyed)) for group in groups)
     params = [
         field.get_db_prep_save(field.pre_save(obj, True), database)
         for group in groups
@@ -196,7 +184,7 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
     ]
     if also is not None:
         params += also[1]
-    with _insert_cursor(database, sum(rows for _model, rows, _unique in shape)) as cursor:
+    with _insert_cursor(database, sum(rows for _model, rows, _keyed in shape)) as cursor:
         cursor.execute(_insert_together_sql(shape, also[0] if also else None), params)
         rows = cursor.fetchall()
     keys: list[list] = [[] for _ in range(len(groups) + 1)]
@@ -204,8 +192,6 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
         keys[index].append(key)
     for group, group_keys in zip(groups, keys, strict=False):
         if isinstance(group, Keyed):
-            if len(group_keys) != len(group):
-                raise Clash(f"{type(group[0]).__name__}.{group.unique} taken")
             group_keys = [obj.pk for obj in group]
         for obj, key in zip(group, group_keys, strict=True):
             obj.pk = key

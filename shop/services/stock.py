@@ -24,16 +24,34 @@ _TAKE_ONE_SQL = (
 )
 
 
-def stock_take_one(*, quantities: Mapping[int, int]) -> tuple[str, list] | None:
+# The same take left to the CheckConstraint (stock >= 0) alone: a take the stock cannot cover fails
+# the statement instead of changing no row (see stock_take_one's `refused_by_constraint`).
+_TAKE_ONE_CHECKED_SQL = (
+    f'UPDATE "{SKU._meta.db_table}" SET "{SKU._meta.get_field("stock").column}" = '
+    f'"{SKU._meta.get_field("stock").column}" - %s WHERE "{SKU._meta.pk.column}" = %s'
+)
+STOCK_CONSTRAINT = "sku_stock_non_negative"
+
+
+def stock_take_one(
+    *, quantities: Mapping[int, int], refused_by_constraint: bool = False
+) -> tuple[str, list] | None:
     """The take of a single SKU as a statement (SQL with RETURNING, and its parameters) for a caller
     that runs it inside one of its own (checkout's last INSERT: `rawsql.insert_together(also=...)`),
     which must raise OutOfStock unless it returned one row. None when `quantities` names several
-    SKUs: those are locked first, in order, by `stock_take`."""
+    SKUs: those are locked first, in order, by `stock_take`.
+
+    With `refused_by_constraint` a take the stock cannot cover fails the whole statement on the
+    SKU's CheckConstraint (STOCK_CONSTRAINT) instead of taking nothing: for a statement that runs
+    outside any transaction, where writing the rest and then refusing is no longer possible."""
     quantities = {sku_id: n for sku_id, n in quantities.items() if n}
     if len(quantities) != 1:
         return None
     ((sku_id, n),) = quantities.items()
-    return f'{_TAKE_ONE_SQL} RETURNING "{SKU._meta.pk.column}"', [n, sku_id, n]
+    returning = f' RETURNING "{SKU._meta.pk.column}"'
+    if refused_by_constraint:
+        return _TAKE_ONE_CHECKED_SQL + returning, [n, sku_id]
+    return _TAKE_ONE_SQL + returning, [n, sku_id, n]
 
 
 def stock_take(*, quantities: Mapping[int, int]) -> None:

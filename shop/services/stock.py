@@ -14,22 +14,16 @@ from shop.models import SKU
 from shop.services.errors import OutOfStock
 from shop.services.locking import lock_ordered
 
-# The single-SKU take, written out: the same statement as
+_STOCK = SKU._meta.get_field("stock").column
+# The single-SKU take left to the CheckConstraint (stock >= 0) alone: a take the stock cannot cover
+# fails the statement instead of changing no row (see stock_take_one's `refused_by_constraint`).
+_TAKE_ONE_CHECKED_SQL = (
+    f'UPDATE "{SKU._meta.db_table}" SET "{_STOCK}" = "{_STOCK}" - %s WHERE "{SKU._meta.pk.column}" = %s'
+)
+# The conditional take, written out: the same statement as
 # SKU.objects.filter(pk=sku_id, stock__gte=n).update(stock=F("stock") - n) without building and
 # compiling it on every "buy now" (the hot SKU's row is locked from here to the commit).
-_TAKE_ONE_SQL = (
-    f'UPDATE "{SKU._meta.db_table}" SET "{SKU._meta.get_field("stock").column}" = '
-    f'"{SKU._meta.get_field("stock").column}" - %s '
-    f'WHERE "{SKU._meta.pk.column}" = %s AND "{SKU._meta.get_field("stock").column}" >= %s'
-)
-
-
-# The same take left to the CheckConstraint (stock >= 0) alone: a take the stock cannot cover fails
-# the statement instead of changing no row (see stock_take_one's `refused_by_constraint`).
-_TAKE_ONE_CHECKED_SQL = (
-    f'UPDATE "{SKU._meta.db_table}" SET "{SKU._meta.get_field("stock").column}" = '
-    f'"{SKU._meta.get_field("stock").column}" - %s WHERE "{SKU._meta.pk.column}" = %s'
-)
+_TAKE_ONE_SQL = f'{_TAKE_ONE_CHECKED_SQL} AND "{_STOCK}" >= %s'
 STOCK_CONSTRAINT = "sku_stock_non_negative"
 
 

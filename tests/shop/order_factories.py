@@ -29,6 +29,12 @@ def celery_eager():
     app.conf.task_eager_propagates = True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = before
+    # An eager task marks the process "inside a task" in a global flag (so .get() refuses) and puts
+    # back the value it found when it ends. Eager tasks run by several threads at once (the race
+    # tests) can put back each other's True and leave it set, failing every later .get(): reset it.
+    from celery._state import _set_task_join_will_block
+
+    _set_task_join_will_block(False)
 
 
 def make_buyer(**kwargs):

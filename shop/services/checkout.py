@@ -241,8 +241,11 @@ def _purchasable_skus(
 
 def _evaluated(order: Order, lines: list[OrderLine]):
     """`order.lines` as an already evaluated queryset of the lines just written (any further
-    filtering on it still asks the database)."""
-    queryset = OrderLine.objects.filter(order=order)
+    filtering on it still asks the database). The filter is kept, not applied, until something asks
+    for the query (as Django's related managers do): an answer rendered from the cache never does."""
+    queryset = OrderLine.objects.all()
+    queryset._defer_next_filter = True
+    queryset = queryset.filter(order=order)
     queryset._result_cache = [line for line in lines if line.order is order]
     queryset._prefetch_done = True
     return queryset

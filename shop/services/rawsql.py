@@ -65,11 +65,41 @@ class Keyed(list):
     transaction then rolls back as a whole; checkout draws new order numbers and tries again."""
 
 
-@functools.lru_cache(maxsize=64)
-def _insert_sql(model, rows: int, unique: str | None = None, keyed: bool = False) -> str:
+# How a value of a new row goes into an INSERT: as a parameter, or written into the statement when it
+# is NULL or the empty string. A checkout's rows carry many of those (an order's shipped_at, closed_at,
+# carrier, ...), and written in they leave the statement few enough parameters for psycopg to remember
+# how it turns the statement into SQL (at most 50) instead of parsing it again on every checkout;
+# PostgreSQL receives the same values either way.
+PARAMETER, NULL, EMPTY = "%s", "NULL", "''"
+
+
+def _row_params(obj, fields, database, params: list) -> tuple:
+    """Append `obj`'s values of `fields` (as an INSERT of a new row writes them: each field's
+    pre_save, then its database value) that travel as parameters to `params`; return how each of
+    `fields` is written (PARAMETER, NULL or EMPTY)."""
+    marks = []
+    for field in fields:
+        value = field.get_db_prep_save(field.pre_save(obj, True), database)
+        if value is None:
+            marks.append(NULL)
+        elif type(value) is str and not value:
+            marks.append(EMPTY)
+        else:
+            marks.append(PARAMETER)
+            params.append(value)
+    return tuple(marks)
+
+
+def _rows_params(objects, fields, database, params: list) -> tuple:
+    return tuple(_row_params(obj, fields, database, params) for obj in objects)
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_sql(model, rows: tuple, unique: str | None = None, keyed: bool = False) -> str:
+    """The INSERT of `rows` (one tuple of marks per row, from `_row_params`) of `model`."""
     fields = _insert_fields(model, keyed)
     columns = ", ".join(f'"{field.column}"' for field in fields)
-    values = ", ".join([f"({', '.join(['%s'] * len(fields))})"] * rows)
+    values = ", ".join(f"({', '.join(marks)})" for marks in rows)
     table, key = model._meta.db_table, model._meta.pk.column
     if unique is None:
         return f'INSERT INTO "{table}" ({columns}) VALUES {values} RETURNING "{key}"'
@@ -92,12 +122,10 @@ def insert_many(objects: list) -> None:
     if not database.features.can_return_rows_from_bulk_insert:  # an old SQLite: let Django do it
         model._base_manager.bulk_create(objects)
         return
-    fields = _insert_fields(model)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), database) for obj in objects for field in fields
-    ]
+    params: list = []
+    rows = _rows_params(objects, _insert_fields(model), database, params)
     with _insert_cursor(database, len(objects)) as cursor:
-        cursor.execute(_insert_sql(model, len(objects)), params)
+        cursor.execute(_insert_sql(model, rows), params)
         keys = [row[0] for row in cursor.fetchall()]
     for obj, key in zip(objects, keys, strict=True):
         obj.pk = key
@@ -119,11 +147,10 @@ def insert_many_unique(
     fields = _insert_fields(model)
     pending = list(objects)
     for _attempt in range(attempts):
-        params = [
-            field.get_db_prep_save(field.pre_save(obj, True), database) for obj in pending for field in fields
-        ]
+        params: list = []
+        rows = _rows_params(pending, fields, database, params)
         with _insert_cursor(database, len(pending)) as cursor:
-            cursor.execute(_insert_sql(model, len(pending), unique), params)
+            cursor.execute(_insert_sql(model, rows, unique), params)
             keys = {value: key for key, value in cursor.fetchall()}
         clashed = []
         for obj in pending:
@@ -144,7 +171,7 @@ def insert_many_unique(
 @functools.lru_cache(maxsize=64)
 def _insert_together_sql(shape: tuple, also: str | None = None) -> str:
     parts, selects = [], []
-    for index, (model, rows, keyed) in enumerate(shape):
+    for index, (model, rows, keyed) in enumerate(shape):  # rows: the marks of each row
         parts.append(f"g{index} AS ({_insert_sql(model, rows, keyed=keyed)})")
         selects.append(f'SELECT {index}, "{model._meta.pk.column}" FROM g{index}')
     if also is not None:
@@ -175,16 +202,18 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
         with _insert_cursor(database, 1) as cursor:
             cursor.execute(*also)
             return len(cursor.fetchall())
-    shape = tuple((type(group[0]), len(group), isinstance(group, Keyed)) for group in groups)
-    params = [
-        field.get_db_prep_save(field.pre_save(obj, True), database)
+    params: list = []
+    shape = tuple(
+        (
+            type(group[0]),
+            _rows_params(group, _insert_fields(type(group[0]), isinstance(group, Keyed)), database, params),
+            isinstance(group, Keyed),
+        )
         for group in groups
-        for obj in group
-        for field in _insert_fields(type(obj), isinstance(group, Keyed))
-    ]
+    )
     if also is not None:
         params += also[1]
-    with _insert_cursor(database, sum(rows for _model, rows, _keyed in shape)) as cursor:
+    with _insert_cursor(database, sum(len(rows) for _model, rows, _keyed in shape)) as cursor:
         cursor.execute(_insert_together_sql(shape, also[0] if also else None), params)
         rows = cursor.fetchall()
     keys: list[list] = [[] for _ in range(len(groups) + 1)]

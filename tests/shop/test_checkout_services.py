@@ -61,6 +61,23 @@ def test_cart_across_two_shops_becomes_one_order_per_shop_with_snapshots():
     assert not CartLine.objects.filter(cart=cart).exists()
 
 
+def test_placed_orders_carry_their_own_lines_and_a_further_filter_still_asks_the_database():
+    buyer = make_buyer()
+    tea, cake = make_sku(shop=ShopFactory(), stock=5), make_sku(shop=ShopFactory(), stock=5)
+    cart = cart_get_or_create(user=buyer)
+    cart_add(cart=cart, sku_id=tea.pk, quantity=1)
+    cart_add(cart=cart, sku_id=cake.pk, quantity=2)
+    first, second = checkout_from_cart(buyer=buyer, cart=cart, address_id=buyer.addresses.get().pk)
+    with CaptureQueriesContext(connection) as captured:  # rendered from memory
+        assert [line.sku_id for line in first.lines.all()] == [tea.pk]
+        assert [line.sku_id for line in second.lines.all()] == [cake.pk]
+    assert len(captured) == 0
+    with CaptureQueriesContext(connection) as captured:
+        assert list(second.lines.filter(quantity__gte=1).values_list("sku_id", flat=True)) == [cake.pk]
+        assert first.lines.filter(sku=cake).count() == 0 and first.lines.count() == 1
+    assert len(captured) == 2  # the filtered ones ask, and only for the order's own lines
+
+
 def test_price_comes_from_the_sku_at_ordering_and_later_changes_do_not_move_the_line():
     buyer = make_buyer()
     sku = make_sku(price_fen=5000)

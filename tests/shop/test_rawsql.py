@@ -37,7 +37,11 @@ def test_nulls_and_empty_strings_written_into_the_statement_read_back_as_given()
     # An empty string inside a JSON value travels as a parameter like any other JSON.
     told.data = {"note": ""}
     copy = Order(
-        number="X" + order.number[1:], buyer=buyer, shop=order.shop, items_fen=990, total_fen=990,
+        number="X" + order.number[1:],
+        buyer=buyer,
+        shop=order.shop,
+        items_fen=990,
+        total_fen=990,
         payment_deadline=now,
     )
     insert_together([quiet, told], [copy])

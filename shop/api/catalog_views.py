@@ -19,7 +19,6 @@ from accounts.authentication import MAX_ID, token_key, token_preloaded
 from shop import catalog_cache
 from shop.admin.scoping import managed_shops
 from shop.api import catalog_serializers as io
-from shop.api.negotiation import JsonFirstNegotiation
 from shop.models import SKU, Product
 from shop.selectors import catalog as selectors
 from shop.selectors.visitor import token_and_liked, visitor_facts
@@ -54,7 +53,6 @@ class ProductListView(generics.ListAPIView):
     `q` (substring match, works for Chinese), order by relevance, price, -price, sales or newest."""
 
     serializer_class = io.ProductCardOutput
-    content_negotiation_class = JsonFirstNegotiation  # DRF's answer, in fewer steps
 
     def get_queryset(self):
         params = io.ProductListParams(data=self.request.query_params)
@@ -98,7 +96,6 @@ class ProductDetailView(APIView):
     caller's own, is added per request. A caller with an API token gets it from the statement that
     reads the token (one query, not two): see perform_authentication."""
 
-    content_negotiation_class = JsonFirstNegotiation  # DRF's answer, in fewer steps
     liked_by_caller: bool | None = None  # read with the caller's token, once it has vouched for them
 
     def perform_authentication(self, request):

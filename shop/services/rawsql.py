@@ -7,7 +7,7 @@ columns or tables follow the models; anything not on a measured hot path uses th
 import functools
 from collections.abc import Callable
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from config.postgres.base import prepared_cursor
 
@@ -73,13 +73,53 @@ class Keyed(list):
 PARAMETER, NULL, EMPTY = "%s", "NULL", "''"
 
 
-def _row_params(obj, fields, database, params: list) -> tuple:
-    """Append `obj`'s values of `fields` (as an INSERT of a new row writes them: each field's
-    pre_save, then its database value) that travel as parameters to `params`; return how each of
-    `fields` is written (PARAMETER, NULL or EMPTY)."""
+# Fields whose value, when it already has the Python type the column stores, is written as it is:
+# their pre_save reads the attribute and their get_db_prep_save returns such a value unchanged (for
+# anything else, and every other field, `_row_params` asks the field, as Django's INSERT does).
+_AS_IT_IS = {
+    models.CharField: str,
+    models.TextField: str,
+    models.IntegerField: int,
+    models.SmallIntegerField: int,
+    models.BigIntegerField: int,
+    models.PositiveIntegerField: int,
+    models.PositiveSmallIntegerField: int,
+    models.PositiveBigIntegerField: int,
+    models.BooleanField: bool,
+}
+
+
+def _as_it_is(field) -> type | None:
+    """The Python type whose values `field` writes unchanged, or None (ask the field)."""
+    if isinstance(field, models.ForeignKey):  # the key of the row it points at
+        target = field.target_field
+        return int if _AS_IT_IS.get(type(target)) is int or type(target) in _AUTO_KEYS else None
+    kind = _AS_IT_IS.get(type(field))
+    if kind is None or type(field).pre_save is not models.Field.pre_save:
+        return None
+    return kind
+
+
+_AUTO_KEYS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
+_UNSET = object()
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_plan(model, keyed: bool = False) -> tuple:
+    """(field, attname, the type written as it is or None) for each field an INSERT of `model` writes."""
+    return tuple((field, field.attname, _as_it_is(field)) for field in _insert_fields(model, keyed))
+
+
+def _row_params(obj, plan, database, params: list) -> tuple:
+    """Append `obj`'s values (as an INSERT of a new row writes them: each field's pre_save, then its
+    database value) that travel as parameters to `params`; return how each field of `plan` is
+    written (PARAMETER, NULL or EMPTY)."""
     marks = []
-    for field in fields:
-        value = field.get_db_prep_save(field.pre_save(obj, True), database)
+    values = obj.__dict__
+    for field, attname, kind in plan:
+        value = values.get(attname, _UNSET) if kind is not None else _UNSET
+        if value is _UNSET or (value is not None and type(value) is not kind):
+            value = field.get_db_prep_save(field.pre_save(obj, True), database)
         if value is None:
             marks.append(NULL)
         elif type(value) is str and not value:
@@ -90,8 +130,8 @@ def _row_params(obj, fields, database, params: list) -> tuple:
     return tuple(marks)
 
 
-def _rows_params(objects, fields, database, params: list) -> tuple:
-    return tuple(_row_params(obj, fields, database, params) for obj in objects)
+def _rows_params(objects, plan, database, params: list) -> tuple:
+    return tuple(_row_params(obj, plan, database, params) for obj in objects)
 
 
 @functools.lru_cache(maxsize=128)
@@ -123,7 +163,7 @@ def insert_many(objects: list) -> None:
         model._base_manager.bulk_create(objects)
         return
     params: list = []
-    rows = _rows_params(objects, _insert_fields(model), database, params)
+    rows = _rows_params(objects, _insert_plan(model), database, params)
     with _insert_cursor(database, len(objects)) as cursor:
         cursor.execute(_insert_sql(model, rows), params)
         keys = [row[0] for row in cursor.fetchall()]
@@ -144,11 +184,11 @@ def insert_many_unique(
     if not database.features.can_return_rows_from_bulk_insert:
         model._base_manager.bulk_create(objects)
         return
-    fields = _insert_fields(model)
+    plan = _insert_plan(model)
     pending = list(objects)
     for _attempt in range(attempts):
         params: list = []
-        rows = _rows_params(pending, fields, database, params)
+        rows = _rows_params(pending, plan, database, params)
         with _insert_cursor(database, len(pending)) as cursor:
             cursor.execute(_insert_sql(model, rows, unique), params)
             keys = {value: key for key, value in cursor.fetchall()}
@@ -206,7 +246,7 @@ def insert_together(*groups: list, also: tuple[str, list] | None = None) -> int 
     shape = tuple(
         (
             type(group[0]),
-            _rows_params(group, _insert_fields(type(group[0]), isinstance(group, Keyed)), database, params),
+            _rows_params(group, _insert_plan(type(group[0]), isinstance(group, Keyed)), database, params),
             isinstance(group, Keyed),
         )
         for group in groups

@@ -1,15 +1,17 @@
 """shop.services.rawsql writes NULLs and empty strings into its INSERTs instead of sending them as
 parameters. The rows must read back exactly as the ORM would have written them, and a buy-now's one
 statement must stay within psycopg's 50 parameters, past which psycopg parses the statement again on
-every checkout instead of remembering it."""
+every checkout instead of remembering it. Values that already have their column's Python type are
+written without asking their field, and must come out as the field would have made them."""
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from shop.models import Order, OrderEvent
+from outbox.models import Message
+from shop.models import Order, OrderEvent, OrderLine
 from shop.services.checkout import checkout_buy_now
-from shop.services.rawsql import insert_many, insert_together
+from shop.services.rawsql import EMPTY, NULL, _insert_plan, _row_params, insert_many, insert_together
 from tests.shop.order_factories import make_buyer, make_sku
 
 pytestmark = pytest.mark.django_db
@@ -73,3 +75,65 @@ def test_a_buy_now_statement_stays_within_the_parameters_psycopg_remembers():
     with connection.execute_wrapper(wrapper):
         checkout_buy_now(buyer=buyer, sku_id=sku.pk, quantity=1, address_id=buyer.addresses.get().pk)
     assert sent and max(count for _sql, count in sent) <= 50, sent
+
+
+def _as_django_writes(obj, plan):
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for field, _attname, _kind in plan]
+
+
+def _as_written(obj, plan):
+    params: list = []
+    marks = _row_params(obj, plan, connection, params)
+    values = iter(params)
+    return [None if mark == NULL else "" if mark == EMPTY else next(values) for mark in marks]
+
+
+def _literal(value):
+    with connection.cursor() as cursor:
+        return cursor.cursor.mogrify("%s", [value])
+
+
+def _comparable(value):
+    return getattr(value, "obj", value)  # a JSON value travels wrapped (psycopg's Jsonb)
+
+
+def test_every_value_is_written_as_djangos_own_insert_would_write_it():
+    buyer, sku = make_buyer(), make_sku(stock=5)
+    order = checkout_buy_now(buyer=buyer, sku_id=sku.pk, quantity=1, address_id=buyer.addresses.get().pk)
+    line = order.lines.get()
+    rows = [
+        (Order, True, order),
+        (OrderLine, False, line),
+        # Values of another type than the column's go through the field, as Django's INSERT does.
+        (
+            OrderLine,
+            False,
+            OrderLine(
+                order=order,
+                sku_id=str(sku.pk),
+                product_id=sku.product_id,
+                title="标题",
+                unit_price_fen="990",
+                quantity="2",
+                total_fen=1980,
+            ),
+        ),
+        (OrderEvent, False, OrderEvent(order=order, actor=None, kind=OrderEvent.Kind.PAID, data={"a": 1})),
+        (Message, False, Message.objects.filter(payload__order_ids=[order.pk]).get()),
+    ]
+    for model, keyed, obj in rows:
+        plan = _insert_plan(model, keyed)
+        timestamps = {i for i, (field, _a, _k) in enumerate(plan) if getattr(field, "auto_now_add", False)}
+        written, django = _as_written(obj, plan), _as_django_writes(obj, plan)
+        assert len(written) == len(django) == len(plan)
+        for i, (ours, theirs) in enumerate(zip(written, django, strict=True)):
+            if i in timestamps:  # stamped again by each pre_save
+                assert ours is not None and theirs is not None
+                continue
+            assert _comparable(ours) == _comparable(theirs), (model.__name__, plan[i][1], ours, theirs)
+            # What the statement carries: the same SQL literal (Django wraps integers as psycopg's
+            # Int8 and the like, for server-side binding; with client-side binding both read 1000).
+            assert _literal(ours) == _literal(theirs), (model.__name__, plan[i][1])
+    assert OrderLine._meta.get_field("quantity") in [
+        field for field, _a, kind in _insert_plan(OrderLine) if kind
+    ]

@@ -1,9 +1,10 @@
-"""Content negotiation of the catalog's most asked-for API answers, with DRF's result in fewer steps.
+"""The API's content negotiation (REST_FRAMEWORK's DEFAULT_CONTENT_NEGOTIATION_CLASS): DRF's result in
+fewer steps.
 
-Nearly every caller of the product detail and list endpoints asks for JSON in the plainest way (no
-Accept header, `*/*` or `application/json`, no `?format=`): DRF's negotiation then parses the
-header into media types and matches them against every renderer, to pick the first renderer, JSON,
-as `application/json`. That was a tenth of a cached answer's own CPU. `JsonFirstNegotiation` gives
+Nearly every caller of the API (the catalog's product calls, a checkout) asks for JSON in the
+plainest way (no Accept header, `*/*` or `application/json`, no `?format=`): DRF's negotiation then
+parses the header into media types and matches them against every renderer, to pick the first
+renderer, JSON, as `application/json`. That was a tenth of a cached product answer's own CPU. `JsonFirstNegotiation` gives
 that answer at once for exactly those requests and hands every other one to DRF's negotiation.
 """
 

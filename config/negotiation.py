@@ -4,8 +4,9 @@ fewer steps.
 Nearly every caller of the API (the catalog's product calls, a checkout) asks for JSON in the
 plainest way (no Accept header, `*/*` or `application/json`, no `?format=`): DRF's negotiation then
 parses the header into media types and matches them against every renderer, to pick the first
-renderer, JSON, as `application/json`. That was a tenth of a cached product answer's own CPU. `JsonFirstNegotiation` gives
-that answer at once for exactly those requests and hands every other one to DRF's negotiation.
+renderer, JSON, as `application/json`. That was a tenth of a cached product answer's own CPU.
+`JsonFirstNegotiation` gives that answer at once for exactly those requests and hands every other
+one to DRF's negotiation.
 """
 
 from __future__ import annotations

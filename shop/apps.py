@@ -8,3 +8,6 @@ class ShopConfig(AppConfig):
 
     def ready(self):
         from shop import receivers  # noqa: F401
+        from shop.imagekit_signals import imagekit_listens_to_its_models_only
+
+        imagekit_listens_to_its_models_only()

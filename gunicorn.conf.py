@@ -18,3 +18,16 @@ threads = int(os.environ.get("WEB_THREADS") or 2)
 # it to its connections over the workers: see tests/load/bench.py for why.
 worker_connections = int(os.environ.get("WEB_WORKER_CONNECTIONS") or 1000)
 backlog = 2048
+
+
+def post_worker_init(worker):
+    """Once a worker has loaded the application: the objects of its start-up (modules, URL patterns,
+    templates, settings) live as long as the process, so they are moved out of the cyclic garbage
+    collector's sight (gc.freeze), and the youngest generation is collected after 7,000 allocations
+    instead of 700. A request allocates thousands of short-lived objects; collecting them ten times
+    less often took a buy-now's CPU down by about 4% (in-process, runs with and without in turns),
+    for a few hundred kilobytes more of garbage waiting at any time."""
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(7000, 10, 10)

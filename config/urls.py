@@ -12,6 +12,9 @@ from shop.views.backoffice import backoffice_today_view
 handler404 = "config.handlers.not_found"
 
 urlpatterns = [
+    # The API first: Django tries patterns in order, and a checkout or a product call should not be
+    # matched against the admin's first (the storefront's pages come after it either way).
+    path("api/v1/", include("config.api_urls")),
     path("healthz", healthz, name="healthz"),
     # The merchant's home (the admin's first tab), before the admin's own catch-all URLs.
     path("admin/today/", admin.site.admin_view(backoffice_today_view), name="admin-today"),
@@ -23,8 +26,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("config.api_urls")),
-    # Storefront first: Django tries patterns in order, and these are the pages most asked for.
+    # Of the apps sharing the root, the storefront first: its pages are the ones most asked for.
     path("", include("shop.urls")),
     path("", include("payouts.urls")),
     path("", include("affiliates.centre_urls")),

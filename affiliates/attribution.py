@@ -152,7 +152,11 @@ def attribution_for(*, buyer, product_ids, context, now=None) -> dict[int, dict]
     }
     self_ok = bool(settings.AFFILIATE_SELF_PURCHASE)
     if is_postgres():
-        params.update({"links": links, "times": times, "ids": ids, "products": product_ids})
+        # No cookie clicks (nearly every checkout): NULL arrays, which unnest to no rows just as empty
+        # ones do, and cost the driver no array to build.
+        params.update(
+            {"links": links or None, "times": times or None, "ids": ids or None, "products": product_ids}
+        )
         sql, names = _postgres_sql(self_ok=self_ok)
         with prepared_cursor() as cursor:
             cursor.execute(sql, [params[name] for name in names])

@@ -6,6 +6,7 @@ transaction, as its last statement, so the hot SKU row is locked only for the UP
 """
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import secrets
@@ -19,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.authentication import token_from_row, token_statement, user_id_column
 from accounts.models import Address
 from config.exceptions import DomainError
 from config.postgres.base import prepared_cursor
@@ -146,7 +148,12 @@ def buyer_address(*, buyer, address_id) -> Address | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _skus_sql(count: int | None, with_address: bool = False, with_order_keys: bool = False) -> str:
+def _skus_sql(
+    count: int | None,
+    with_address: bool = False,
+    with_order_keys: bool = False,
+    buyer_column: str | None = None,
+) -> str:
     """SKUs by id with their product, shop and the path of the product's first image (the same
     ordering as ProductImage's: position, then id). On PostgreSQL (`count` None) the ids are one
     array, so the text is the same for any number and is planned once per connection
@@ -156,7 +163,9 @@ def _skus_sql(count: int | None, with_address: bool = False, with_order_keys: bo
     id is not theirs), so a standard checkout's two reads are one round trip; its parameters, the
     address id and the buyer's id, come before the SKU ids. `with_order_keys` (PostgreSQL) draws an
     order id from the orders' sequence on every row, last: a checkout places at most one order per
-    SKU, so it knows its orders' ids before it writes them (see checkout_place)."""
+    SKU, so it knows its orders' ids before it writes them (see checkout_place). With `buyer_column`
+    the address's owner is compared with that column of an enclosing statement instead of a
+    parameter (`buy_now_preread`)."""
     first_image = (
         f'SELECT {column(ProductImage, "image")} FROM "{ProductImage._meta.db_table}" '
         f"WHERE {column(ProductImage, 'product_id')} = {column(SKU, 'product_id')} "
@@ -167,7 +176,7 @@ def _skus_sql(count: int | None, with_address: bool = False, with_order_keys: bo
         address_columns = f", {select_list(_ADDRESS_COLUMNS)}"
         address_join = (
             f'LEFT JOIN "{Address._meta.db_table}" ON {column(Address, "id")} = %s '
-            f"AND {column(Address, 'user_id')} = %s "
+            f"AND {column(Address, 'user_id')} = {buyer_column or '%s'} "
         )
     order_key = f", {next_key_sql(Order)}" if with_order_keys else ""
     return (
@@ -184,22 +193,77 @@ def _skus_sql(count: int | None, with_address: bool = False, with_order_keys: bo
     )
 
 
+@functools.cache
+def _token_and_skus_sql() -> str:
+    select_list, from_clause, key_column = token_statement()
+    skus = _skus_sql(None, True, True, buyer_column=user_id_column())
+    return (
+        f"SELECT {select_list}, skus.* FROM {from_clause} "
+        f"LEFT JOIN LATERAL ({skus}) AS skus ON TRUE WHERE {key_column} = %s"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class BuyNowPreread:
+    """What checkout reads first for a "buy now" (see `_purchasable_skus`), read with the caller's
+    API token, before the token has vouched for anyone."""
+
+    buyer_id: int
+    address_id: int
+    sku_ids: tuple[int, ...]
+    rows: tuple
+
+    def serves(self, buyer, address_id, sku_ids) -> bool:
+        return (self.buyer_id, self.address_id, self.sku_ids) == (buyer.pk, address_id, tuple(sku_ids))
+
+
+def buy_now_preread(*, key, sku_id, address_id) -> tuple[object | None, BuyNowPreread | None]:
+    """The API token with key `key` (its user loaded with it), and what a buy-now of `sku_id` to
+    that user's address `address_id` reads first, in one statement on PostgreSQL (a round trip
+    fewer than authenticating, then reading): (None, None) when no such token exists, (None, None)
+    elsewhere or for ids that cannot exist.
+
+    The token is not yet vouched for: the caller hands it to DRF's authentication
+    (accounts.authentication.token_preloaded), which checks it as always, and passes the preread on
+    to `checkout_buy_now` only if this token authenticated the request; checkout uses it only for
+    the buyer, address and SKU it was read for."""
+    sku_id, address_id = valid_id(sku_id), valid_id(address_id)
+    if connection.vendor != "postgresql" or not isinstance(key, str) or sku_id is None or address_id is None:
+        return None, None
+    with prepared_cursor() as cursor:
+        cursor.execute(_token_and_skus_sql(), [address_id, [sku_id], key])
+        rows = cursor.fetchall()
+    if not rows:
+        return None, None
+    token, _rest = token_from_row(rows[0])
+    width = len(rows[0]) - len(_rest)
+    skus = tuple(row[width:] for row in rows if row[width] is not None)  # no SKU: one row of NULLs
+    return token, BuyNowPreread(token.user_id, address_id, (sku_id,), skus)
+
+
 _SKU_WIDTH = sum(len(attnames) for _model, attnames in _SKU_COLUMNS) + 1  # and the first image
 
 
 def _purchasable_skus(
-    sku_ids, *, buyer=None, address_id=None
+    sku_ids, *, buyer=None, address_id=None, preread: BuyNowPreread | None = None
 ) -> tuple[dict[int, SKU], Address | None, list[int]]:
     """The SKUs of `sku_ids`, each purchasable (else NotPurchasable or Unpriced), with their product
     and shop; when `buyer` is given, their address `address_id` read in the same statement (None
     when it is not theirs, which raises AddressRequired); and on PostgreSQL one new order id per SKU
-    (else [])."""
+    (else []). A `preread` (`buy_now_preread`) read for this buyer, address and these SKUs stands
+    for the statement."""
     ids = sorted({valid for valid in map(valid_id, sku_ids) if valid is not None})
     with_address = buyer is not None
     address_params = [address_id, buyer.pk] if with_address else []
     postgres = connection.vendor == "postgresql"
     rows = []
-    if ids:
+    if (
+        preread is not None
+        and with_address
+        and preread.serves(buyer=buyer, address_id=address_id, sku_ids=ids)
+    ):
+        rows = list(preread.rows)
+    elif ids:
         with prepared_cursor() as cursor:
             if postgres:
                 cursor.execute(_skus_sql(None, with_address, True), [*address_params, ids])
@@ -263,6 +327,7 @@ def checkout_place(
     kind: str = Order.Kind.STANDARD,
     checkout_context: Mapping | None = None,
     max_quantity: int = MAX_LINE_QUANTITY,
+    preread: BuyNowPreread | None = None,
 ) -> list[Order]:
     """Place one order per shop for `items` [(sku_id, quantity)], shipped to one of the buyer's
     addresses, with an optional note per shop ({shop_id: note}; `note` for shops not named there).
@@ -286,6 +351,8 @@ def checkout_place(
     then refuses a take the stock cannot cover, failing the statement, and a SKU deleted meanwhile
     fails it on the line's foreign key (NotPurchasable); the hooks run just before it.
 
+    `preread` is what a "buy now" read with the caller's API token (`buy_now_preread`).
+
     `kind` gift places an order with no address (a gift's copies ship as sub-orders when claimed,
     shop/services/sub_orders.py); `max_quantity` lets such an order hold more units than a cart line.
     """
@@ -301,7 +368,7 @@ def checkout_place(
             raise DomainError(_("Invalid checkout id."), field="checkout_id") from None
     # A standard order's address is read with its SKUs, in one statement.
     skus, address, order_keys = _purchasable_skus(
-        quantities, buyer=buyer if standard else None, address_id=address_id
+        quantities, buyer=buyer if standard else None, address_id=address_id, preread=preread
     )
     images = {sku.product_id: product_thumbnail_url(sku.product) for sku in skus.values()}
     notes = {int(shop_id): (note or "").strip()[:200] for shop_id, note in (notes or {}).items()}
@@ -538,7 +605,15 @@ def checkout_from_cart(
 
 
 def checkout_buy_now(
-    *, buyer, sku_id, quantity, address_id, note: str = "", checkout_id=None, checkout_context=None
+    *,
+    buyer,
+    sku_id,
+    quantity,
+    address_id,
+    note: str = "",
+    checkout_id=None,
+    checkout_context=None,
+    preread: BuyNowPreread | None = None,
 ) -> Order:
     """ "Buy now" from the product page: one order for one SKU, the cart untouched."""
     orders = checkout_place(
@@ -548,5 +623,6 @@ def checkout_buy_now(
         note=note,
         checkout_id=checkout_id,
         checkout_context=checkout_context,
+        preread=preread,
     )
     return orders[0]

@@ -123,7 +123,9 @@ def outbox_wake() -> bool:
     key = cache.make_key(WAKE_KEY) if client is not None else None
     if client is not None:
         try:
-            if not client.set(key, 1, nx=True, ex=WAKE_SECONDS):
+            # SET key 1 NX EX 5, sent as it is (redis-py's set() spends more on its keyword
+            # arguments than on the round trip's own Python, on every commit).
+            if not client.execute_command("SET", key, 1, "NX", "EX", WAKE_SECONDS):
                 return True
         except Exception as exc:  # Redis away: try the broker anyway (it may be another server)
             relay_logger.warning("outbox wake flag unavailable, publishing a run: %r", exc)

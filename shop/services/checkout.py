@@ -235,8 +235,8 @@ def buy_now_preread(*, key, sku_id, address_id) -> tuple[object | None, BuyNowPr
         rows = cursor.fetchall()
     if not rows:
         return None, None
-    token, _rest = token_from_row(rows[0])
-    width = len(rows[0]) - len(_rest)
+    token, rest = token_from_row(rows[0])
+    width = len(rows[0]) - len(rest)
     skus = tuple(row[width:] for row in rows if row[width] is not None)  # no SKU: one row of NULLs
     return token, BuyNowPreread(token.user_id, address_id, (sku_id,), skus)
 

@@ -86,22 +86,21 @@ _AS_IT_IS = {
     models.PositiveSmallIntegerField: int,
     models.PositiveBigIntegerField: int,
     models.BooleanField: bool,
+    models.AutoField: int,
+    models.BigAutoField: int,
+    models.SmallAutoField: int,
 }
+_UNSET = object()
 
 
 def _as_it_is(field) -> type | None:
     """The Python type whose values `field` writes unchanged, or None (ask the field)."""
-    if isinstance(field, models.ForeignKey):  # the key of the row it points at
-        target = field.target_field
-        return int if _AS_IT_IS.get(type(target)) is int or type(target) in _AUTO_KEYS else None
+    if isinstance(field, models.ForeignKey):  # written as the key of the row it points at
+        return _as_it_is(field.target_field)
     kind = _AS_IT_IS.get(type(field))
     if kind is None or type(field).pre_save is not models.Field.pre_save:
         return None
     return kind
-
-
-_AUTO_KEYS = (models.AutoField, models.BigAutoField, models.SmallAutoField)
-_UNSET = object()
 
 
 @functools.lru_cache(maxsize=64)
